@@ -1,0 +1,1 @@
+"""Follows Dovecot logs into PostgreSQL: source → parse → correlate → sink."""

@@ -1,0 +1,1 @@
+"""Shared, dependency-light helpers used by both ingest/ and webui/ (configuration, database URL)."""

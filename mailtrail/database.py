@@ -1,0 +1,86 @@
+"""One database URL for both processes: DATABASE_URL, or an embedded PostgreSQL under ./var/."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from mailtrail.env import ConfigError, env_str
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+# pgserver returns a handle whose lifetime keeps the server up; keep it for the process.
+_embedded: dict[str, object] = {}
+
+
+def var_dir() -> Path:
+    return Path(env_str("MAILTRAIL_VAR_DIR", str(PROJECT_DIR / "var"))).resolve()
+
+
+def database_url() -> str:
+    """A libpq URL (postgresql://…) for this process.
+
+    With DATABASE_URL unset, an embedded PostgreSQL 16 (the pgserver wheel) is started, or
+    joined if another mailtrail process already runs it, with its data in
+    $MAILTRAIL_VAR_DIR/pgdata. The server stops when the last process using it exits.
+    """
+    url = os.environ.get("DATABASE_URL", "")
+    if url:
+        scheme = urlsplit(url).scheme
+        if scheme not in ("postgres", "postgresql", "postgresql+psycopg"):
+            raise ConfigError(f"DATABASE_URL must be a postgresql:// URL, got scheme {scheme!r}")
+        return url.replace("postgresql+psycopg://", "postgresql://", 1)
+    return embedded_url(var_dir() / "pgdata")
+
+
+def embedded_url(pgdata: Path, database: str = "mailtrail") -> str:
+    key = str(pgdata)
+    server = _embedded.get(key)
+    if server is None:
+        import warnings
+
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (root, CI); harmless here.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        import pgserver  # heavy, and only wanted without DATABASE_URL
+
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        _embedded[key] = server
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+        if "(1 row)" not in exists:
+            server.psql(f'CREATE DATABASE "{database}";')
+    return f"postgresql://postgres:@/{database}?host={quote(str(pgdata))}"
+
+
+def django_database(url: str | None = None) -> dict[str, object]:
+    """Django's DATABASES entry for DATABASE_URL, or for the embedded server without starting it.
+
+    The embedded server is started on the first connection (webui/db/base.py), so that
+    importing settings never starts a server (pytest-django imports them very early).
+    """
+    url = url if url is not None else os.environ.get("DATABASE_URL", "")
+    if not url:
+        pgdata = var_dir() / "pgdata"
+        return {"ENGINE": "webui.db", "NAME": "mailtrail", "USER": "postgres", "PASSWORD": "",
+                "HOST": str(pgdata), "PORT": "", "EMBEDDED_PGDATA": str(pgdata)}
+    url = database_url() if url is None else url
+    from urllib.parse import parse_qs, unquote
+
+    parts = urlsplit(url.replace("postgresql+psycopg://", "postgresql://", 1))
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    return {
+        "ENGINE": "webui.db",
+        "NAME": unquote(parts.path.lstrip("/")) or "postgres",
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": query.pop("host", parts.hostname or ""),
+        "PORT": str(parts.port or query.pop("port", "")),
+        "OPTIONS": query,
+    }
+
+
+def sqlalchemy_url(url: str | None = None) -> str:
+    """The same URL spelled for SQLAlchemy with the psycopg 3 driver."""
+    url = url or database_url()
+    return "postgresql+psycopg://" + url.split("://", 1)[1]

@@ -1,0 +1,1 @@
+"""Alembic migrations of the event schema (ingest/schema.py), numbered and hand-written."""

@@ -1,0 +1,1 @@
+"""The Django site: mailbox owners' pages, staff admin, read through unmanaged models."""

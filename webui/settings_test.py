@@ -1,0 +1,9 @@
+"""Settings for the test suite: production settings with a throwaway secret and fast hashing."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-not-for-production")
+
+from webui.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; tests only
