@@ -16,31 +16,61 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("parse", help="print the events in log files as JSON lines (no database)",
-                       description="Print one JSON object per event. Exit 0 even when lines are "
-                       "unrecognised; counts of skipped and malformed lines go to stderr.")
-    p.add_argument("files", nargs="+", metavar="FILE", help="log file, plain or .gz; - for standard input")
-    p.add_argument("--tz", metavar="ZONE", help="zone of timestamps without an offset "
-                   "(default: $MAILTRAIL_TZ, else the machine's zone)")
-    p.add_argument("--year", type=int, metavar="YYYY",
-                   help="year of the first line of timestamps without a year (default: inferred)")
-    p.add_argument("--host", default="", help="host name for lines that carry none (Dovecot's own log file)")
+    p = sub.add_parser(
+        "parse",
+        help="print the events in log files as JSON lines (no database)",
+        description="Print one JSON object per event. Exit 0 even when lines are "
+        "unrecognised; counts of skipped and malformed lines go to stderr.",
+    )
+    p.add_argument(
+        "files", nargs="+", metavar="FILE", help="log file, plain or .gz; - for standard input"
+    )
+    p.add_argument(
+        "--tz",
+        metavar="ZONE",
+        help="zone of timestamps without an offset "
+        "(default: $MAILTRAIL_TZ, else the machine's zone)",
+    )
+    p.add_argument(
+        "--year",
+        type=int,
+        metavar="YYYY",
+        help="year of the first line of timestamps without a year (default: inferred)",
+    )
+    p.add_argument(
+        "--host", default="", help="host name for lines that carry none (Dovecot's own log file)"
+    )
 
-    b = sub.add_parser("backfill", help="load whole log files (plain or .gz) into the database",
-                       description="Load log files into the database. Idempotent: a file, or a "
-                       "rotated copy of it, that was loaded before resumes where it stopped.")
+    b = sub.add_parser(
+        "backfill",
+        help="load whole log files (plain or .gz) into the database",
+        description="Load log files into the database. Idempotent: a file, or a "
+        "rotated copy of it, that was loaded before resumes where it stopped.",
+    )
     b.add_argument("files", nargs="+", metavar="FILE", help="log file, plain or .gz")
     b.add_argument("--tz", metavar="ZONE", help="as for parse")
     b.add_argument("--year", type=int, metavar="YYYY", help="as for parse")
     b.add_argument("--host", default="", help="as for parse")
-    b.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
-                   help="progress bar: auto shows it on a terminal (default: auto)")
+    b.add_argument(
+        "--progress",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="progress bar: auto shows it on a terminal (default: auto)",
+    )
 
     f = sub.add_parser("follow", help="follow live log files into the database (the daemon)")
-    f.add_argument("paths", nargs="*", metavar="PATH|GLOB",
-                   help="files or globs to follow (default: $MAILTRAIL_FOLLOW)")
-    f.add_argument("--read-from", choices=("beginning", "end"), default="beginning",
-                   help="where to start in a file never seen before (default: beginning)")
+    f.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH|GLOB",
+        help="files or globs to follow (default: $MAILTRAIL_FOLLOW)",
+    )
+    f.add_argument(
+        "--read-from",
+        choices=("beginning", "end"),
+        default="beginning",
+        help="where to start in a file never seen before (default: beginning)",
+    )
     f.add_argument("--tz", metavar="ZONE", help="as for parse")
     f.add_argument("--host", default="", help="as for parse")
     f.add_argument("--poll", action="store_true", help="poll instead of inotify (NFS and the like)")
@@ -50,10 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("generate", help="write a realistic Dovecot 2.3 syslog with postfix noise")
     g.add_argument("--lines", type=int, default=10_000, help="number of lines (default: 10000)")
-    g.add_argument("--days", type=int, default=1, help="days the log spans, ending now (default: 1)")
-    g.add_argument("--accounts", type=int, default=200, help="number of mailbox accounts (default: 200)")
+    g.add_argument(
+        "--days", type=int, default=1, help="days the log spans, ending now (default: 1)"
+    )
+    g.add_argument(
+        "--accounts", type=int, default=200, help="number of mailbox accounts (default: 200)"
+    )
     g.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
-    g.add_argument("--output", "-o", default="-", help="file to write, .gz compresses (default: stdout)")
+    g.add_argument(
+        "--output", "-o", default="-", help="file to write, .gz compresses (default: stdout)"
+    )
     return ap
 
 

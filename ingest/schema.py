@@ -15,8 +15,13 @@ metadata = sa.MetaData()
 event = sa.Table(
     "event",
     metadata,
-    sa.Column("id", sa.BigInteger, sa.Sequence("event_id_seq"), nullable=False,
-              server_default=sa.text("nextval('event_id_seq')")),
+    sa.Column(
+        "id",
+        sa.BigInteger,
+        sa.Sequence("event_id_seq"),
+        nullable=False,
+        server_default=sa.text("nextval('event_id_seq')"),
+    ),
     sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
     sa.Column("host", sa.Text, nullable=False, server_default=""),
     sa.Column("protocol", sa.Text, nullable=False),
@@ -54,8 +59,10 @@ event = sa.Table(
     ),
     # hash, not btree: a Message-ID is attacker-written and may exceed a btree entry's limit
     sa.Index(
-        "event_message_id_idx", "message_id",
-        postgresql_using="hash", postgresql_where=sa.text("message_id IS NOT NULL"),
+        "event_message_id_idx",
+        "message_id",
+        postgresql_using="hash",
+        postgresql_where=sa.text("message_id IS NOT NULL"),
     ),
     sa.Index("event_ip_ts_idx", "ip", "ts", postgresql_where=sa.text("ip IS NOT NULL")),
     postgresql_partition_by="RANGE (ts)",
@@ -80,8 +87,12 @@ source = sa.Table(
     sa.Column("year", sa.Integer),  # year inference state: year of the last line read
     sa.Column("month", sa.Integer),  # and its month, to see a December → January step
     sa.Column("last_event_ts", sa.DateTime(timezone=True)),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.Column(
+        "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
 )
 
 # Lines that looked like Dovecot but could not be read, or could not be decoded at all.
@@ -90,7 +101,9 @@ bad_line = sa.Table(
     "bad_line",
     metadata,
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
-    sa.Column("source_id", sa.Integer, sa.ForeignKey("source.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "source_id", sa.Integer, sa.ForeignKey("source.id", ondelete="CASCADE"), nullable=False
+    ),
     sa.Column("line_offset", sa.BigInteger, nullable=False),
     sa.Column("raw", sa.LargeBinary, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),

@@ -62,8 +62,15 @@ def django_database(url: str | None = None) -> dict[str, object]:
     url = url if url is not None else os.environ.get("DATABASE_URL", "")
     if not url:
         pgdata = var_dir() / "pgdata"
-        return {"ENGINE": "webui.db", "NAME": "mailtrail", "USER": "postgres", "PASSWORD": "",
-                "HOST": str(pgdata), "PORT": "", "EMBEDDED_PGDATA": str(pgdata)}
+        return {
+            "ENGINE": "webui.db",
+            "NAME": "mailtrail",
+            "USER": "postgres",
+            "PASSWORD": "",
+            "HOST": str(pgdata),
+            "PORT": "",
+            "EMBEDDED_PGDATA": str(pgdata),
+        }
     url = database_url() if url is None else url
     from urllib.parse import parse_qs, unquote
 

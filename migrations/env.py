@@ -19,8 +19,10 @@ target_metadata = metadata
 
 def include_object(obj, name, type_, reflected, compare_to):
     # Django's tables and the monthly partitions are not alembic's to compare.
-    if type_ == "table" and (name.startswith(("auth_", "django_", "axes_", "captcha_", "webui_"))
-                             or name.startswith("event_y")):
+    if type_ == "table" and (
+        name.startswith(("auth_", "django_", "axes_", "captcha_", "webui_"))
+        or name.startswith("event_y")
+    ):
         return False
     return True
 
@@ -37,8 +39,12 @@ def run_migrations_online() -> None:
 
 
 def _run(connection: sa.Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata,
-                      include_object=include_object, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        include_object=include_object,
+        compare_type=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -11,12 +11,17 @@ from ingest.schema import metadata
 
 
 def _include(obj, name, type_, reflected, compare_to):
-    return not (type_ == "table" and (name.startswith("event_y") or not name.startswith(("event", "source", "bad_line"))))
+    return not (
+        type_ == "table"
+        and (name.startswith("event_y") or not name.startswith(("event", "source", "bad_line")))
+    )
 
 
 def test_migrations_produce_exactly_the_declared_schema(engine):
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"include_object": _include, "compare_type": True})
+        ctx = MigrationContext.configure(
+            conn, opts={"include_object": _include, "compare_type": True}
+        )
         diffs = compare_metadata(ctx, metadata)
     assert diffs == []
 
@@ -38,12 +43,14 @@ def test_ensure_partitions_creates_missing_months_once(engine):
 def test_an_event_lands_in_its_utc_month_partition(engine):
     with engine.begin() as conn:
         ensure_partitions(conn, [date(2012, 1, 1), date(2011, 12, 1)])
-        conn.execute(sa.text(
-            "INSERT INTO event (ts, protocol, kind, account, source_id, line_offset) "
-            "VALUES ('2012-01-01 07:30+08', 'imap', 'login', 'schema-test', 0, 0)"
-        ))
-        part = conn.execute(sa.text(
-            "SELECT tableoid::regclass::text FROM event WHERE account = 'schema-test'"
-        )).scalar_one()
+        conn.execute(
+            sa.text(
+                "INSERT INTO event (ts, protocol, kind, account, source_id, line_offset) "
+                "VALUES ('2012-01-01 07:30+08', 'imap', 'login', 'schema-test', 0, 0)"
+            )
+        )
+        part = conn.execute(
+            sa.text("SELECT tableoid::regclass::text FROM event WHERE account = 'schema-test'")
+        ).scalar_one()
         conn.execute(sa.text("DELETE FROM event WHERE account = 'schema-test'"))
     assert part == "event_y2011m12"

@@ -5,19 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
-
 from mailtrail.database import django_database
-from mailtrail.env import ConfigError, env_bool, env_list, env_str
+from mailtrail.env import ConfigError, env_bool, env_list, env_str, env_zone
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 try:
     DEBUG = env_bool("DJANGO_DEBUG", False)
     # Development without a secret gets a fixed, clearly-marked one; production must set it.
-    SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-insecure-key-set-DJANGO_SECRET_KEY" if DEBUG else None)
+    SECRET_KEY = env_str(
+        "DJANGO_SECRET_KEY", "dev-insecure-key-set-DJANGO_SECRET_KEY" if DEBUG else None
+    )
     ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
     DATABASES = {"default": django_database()}
-    TIME_ZONE = env_str("MAILTRAIL_TZ", "Asia/Taipei")
+    TIME_ZONE = env_zone("MAILTRAIL_TZ").key  # the zone of the mail logs and of the day view
 except ConfigError as exc:
     raise ImproperlyConfigured(str(exc)) from None
 
@@ -28,6 +29,11 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "captcha",
+    "axes",
+    "webui.accounts",
+    "webui.records",
+    "webui.staff",
 ]
 
 MIDDLEWARE = [
@@ -48,7 +54,7 @@ WSGI_APPLICATION = "webui.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "webui" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

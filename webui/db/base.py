@@ -3,7 +3,6 @@
 from pathlib import Path
 
 from django.db.backends.postgresql import base
-
 from mailtrail.database import embedded_url
 
 

@@ -1,0 +1,1 @@
+"""Sign-in of mailbox owners (IMAP password check, captcha, lock-out) and of staff."""
