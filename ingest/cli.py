@@ -22,14 +22,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print one JSON object per event. Exit 0 even when lines are "
         "unrecognised; counts of skipped and malformed lines go to stderr.",
     )
-    p.add_argument(
-        "files", nargs="+", metavar="FILE", help="log file, plain or .gz; - for standard input"
-    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="log file, plain or .gz; - for standard input")
     p.add_argument(
         "--tz",
         metavar="ZONE",
-        help="zone of timestamps without an offset "
-        "(default: $MAILTRAIL_TZ, else the machine's zone)",
+        help="zone of timestamps without an offset (default: $MAILTRAIL_TZ, else the machine's zone)",
     )
     p.add_argument(
         "--year",
@@ -37,9 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="YYYY",
         help="year of the first line of timestamps without a year (default: inferred)",
     )
-    p.add_argument(
-        "--host", default="", help="host name for lines that carry none (Dovecot's own log file)"
-    )
+    p.add_argument("--host", default="", help="host name for lines that carry none (Dovecot's own log file)")
 
     b = sub.add_parser(
         "backfill",
@@ -80,16 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("generate", help="write a realistic Dovecot 2.3 syslog with postfix noise")
     g.add_argument("--lines", type=int, default=10_000, help="number of lines (default: 10000)")
-    g.add_argument(
-        "--days", type=int, default=1, help="days the log spans, ending now (default: 1)"
-    )
-    g.add_argument(
-        "--accounts", type=int, default=200, help="number of mailbox accounts (default: 200)"
-    )
+    g.add_argument("--days", type=int, default=1, help="days the log spans, ending now (default: 1)")
+    g.add_argument("--accounts", type=int, default=200, help="number of mailbox accounts (default: 200)")
     g.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
-    g.add_argument(
-        "--output", "-o", default="-", help="file to write, .gz compresses (default: stdout)"
-    )
+    g.add_argument("--output", "-o", default="-", help="file to write, .gz compresses (default: stdout)")
     return ap
 
 

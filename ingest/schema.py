@@ -87,12 +87,8 @@ source = sa.Table(
     sa.Column("year", sa.Integer),  # year inference state: year of the last line read
     sa.Column("month", sa.Integer),  # and its month, to see a December → January step
     sa.Column("last_event_ts", sa.DateTime(timezone=True)),
-    sa.Column(
-        "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
-    ),
-    sa.Column(
-        "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
-    ),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
 
 # Lines that looked like Dovecot but could not be read, or could not be decoded at all.
@@ -101,9 +97,7 @@ bad_line = sa.Table(
     "bad_line",
     metadata,
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
-    sa.Column(
-        "source_id", sa.Integer, sa.ForeignKey("source.id", ondelete="CASCADE"), nullable=False
-    ),
+    sa.Column("source_id", sa.Integer, sa.ForeignKey("source.id", ondelete="CASCADE"), nullable=False),
     sa.Column("line_offset", sa.BigInteger, nullable=False),
     sa.Column("raw", sa.LargeBinary, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),

@@ -76,9 +76,7 @@ def env_zone(name: str) -> zoneinfo.ZoneInfo:
     try:
         return zoneinfo.ZoneInfo(raw)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"{name} must be an IANA time zone such as Asia/Taipei, got {raw!r}"
-        ) from None
+        raise ConfigError(f"{name} must be an IANA time zone such as Asia/Taipei, got {raw!r}") from None
 
 
 def local_zone() -> zoneinfo.ZoneInfo:

@@ -20,8 +20,7 @@ target_metadata = metadata
 def include_object(obj, name, type_, reflected, compare_to):
     # Django's tables and the monthly partitions are not alembic's to compare.
     if type_ == "table" and (
-        name.startswith(("auth_", "django_", "axes_", "captcha_", "webui_"))
-        or name.startswith("event_y")
+        name.startswith(("auth_", "django_", "axes_", "captcha_", "webui_")) or name.startswith("event_y")
     ):
         return False
     return True

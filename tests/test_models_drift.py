@@ -31,7 +31,5 @@ def _columns(table):
 @pytest.mark.parametrize("model", [Event, Source, BadLine])
 def test_each_model_declares_every_column_of_its_table_with_its_type(model):
     table = _columns(model._meta.db_table)
-    declared = {
-        f.column: (PG_TYPES[f.get_internal_type()], f.null) for f in model._meta.concrete_fields
-    }
+    declared = {f.column: (PG_TYPES[f.get_internal_type()], f.null) for f in model._meta.concrete_fields}
     assert declared == table

@@ -19,9 +19,7 @@ def _include(obj, name, type_, reflected, compare_to):
 
 def test_migrations_produce_exactly_the_declared_schema(engine):
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(
-            conn, opts={"include_object": _include, "compare_type": True}
-        )
+        ctx = MigrationContext.configure(conn, opts={"include_object": _include, "compare_type": True})
         diffs = compare_metadata(ctx, metadata)
     assert diffs == []
 

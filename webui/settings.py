@@ -13,9 +13,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 try:
     DEBUG = env_bool("DJANGO_DEBUG", False)
     # Development without a secret gets a fixed, clearly-marked one; production must set it.
-    SECRET_KEY = env_str(
-        "DJANGO_SECRET_KEY", "dev-insecure-key-set-DJANGO_SECRET_KEY" if DEBUG else None
-    )
+    SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-insecure-key-set-DJANGO_SECRET_KEY" if DEBUG else None)
     ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
     DATABASES = {"default": django_database()}
     TIME_ZONE = env_zone("MAILTRAIL_TZ").key  # the zone of the mail logs and of the day view

@@ -23,9 +23,7 @@ def upgrade() -> None:
     op.execute("CREATE SEQUENCE event_id_seq AS bigint")
     op.create_table(
         "event",
-        sa.Column(
-            "id", sa.BigInteger, nullable=False, server_default=sa.text("nextval('event_id_seq')")
-        ),
+        sa.Column("id", sa.BigInteger, nullable=False, server_default=sa.text("nextval('event_id_seq')")),
         sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
         sa.Column("host", sa.Text, nullable=False, server_default=""),
         sa.Column("protocol", sa.Text, nullable=False),
@@ -70,9 +68,7 @@ def upgrade() -> None:
         postgresql_using="hash",
         postgresql_where=sa.text("message_id IS NOT NULL"),
     )
-    op.create_index(
-        "event_ip_ts_idx", "event", ["ip", "ts"], postgresql_where=sa.text("ip IS NOT NULL")
-    )
+    op.create_index("event_ip_ts_idx", "event", ["ip", "ts"], postgresql_where=sa.text("ip IS NOT NULL"))
 
     op.create_table(
         "source",
@@ -89,25 +85,17 @@ def upgrade() -> None:
         sa.Column("year", sa.Integer),
         sa.Column("month", sa.Integer),
         sa.Column("last_event_ts", sa.DateTime(timezone=True)),
-        sa.Column(
-            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
-        ),
-        sa.Column(
-            "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
-        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
     op.create_table(
         "bad_line",
         sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
-        sa.Column(
-            "source_id", sa.Integer, sa.ForeignKey("source.id", ondelete="CASCADE"), nullable=False
-        ),
+        sa.Column("source_id", sa.Integer, sa.ForeignKey("source.id", ondelete="CASCADE"), nullable=False),
         sa.Column("line_offset", sa.BigInteger, nullable=False),
         sa.Column("raw", sa.LargeBinary, nullable=False),
         sa.Column("reason", sa.Text, nullable=False),
-        sa.Column(
-            "seen_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
-        ),
+        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.UniqueConstraint("source_id", "line_offset", name="bad_line_source_offset_key"),
     )
 
