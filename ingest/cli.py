@@ -73,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("status", help="each source: offset, lag, bad lines; non-zero when stalled")
     s.add_argument("--json", action="store_true", help="machine-readable output")
 
+    r = sub.add_parser(
+        "retention",
+        help="create the coming months' partitions and drop expired ones",
+        description="Create event partitions ahead of need and drop those wholly older "
+        "than the retention period ($MAILTRAIL_RETENTION_DAYS).",
+    )
+    r.add_argument("--dry-run", action="store_true", help="say what would be dropped, drop nothing")
+
     g = sub.add_parser("generate", help="write a realistic Dovecot 2.3 syslog with postfix noise")
     g.add_argument("--lines", type=int, default=10_000, help="number of lines (default: 10000)")
     g.add_argument("--days", type=int, default=1, help="days the log spans, ending now (default: 1)")
@@ -101,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ingest.commands import status_command
 
             return status_command(args)
+        if args.command == "retention":
+            from ingest.retention import retention_command
+
+            return retention_command(args)
         if args.command == "generate":
             from ingest.generate import generate_command
 
