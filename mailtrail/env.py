@@ -70,8 +70,12 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
 
 def env_zone(name: str) -> zoneinfo.ZoneInfo:
     """An IANA time zone; unset means the machine's own zone."""
-    raw = os.environ.get(name, "")
-    if raw == "":
+    return to_zone(os.environ.get(name, ""), name)
+
+
+def to_zone(raw: str | None, name: str) -> zoneinfo.ZoneInfo:
+    """An IANA time zone from a setting or option called `name`; empty means the machine's zone."""
+    if not raw:
         return local_zone()
     try:
         return zoneinfo.ZoneInfo(raw)

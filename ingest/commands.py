@@ -1,0 +1,257 @@
+"""The parse, backfill and status commands: wiring of source → parse → correlate → sink."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mailtrail.env import env_int, env_zone, to_zone
+
+BATCH_LINES = 50_000
+
+
+def _zone(args: argparse.Namespace):
+    return to_zone(args.tz, "--tz") if args.tz else env_zone("MAILTRAIL_TZ")
+
+
+def _say(msg: str) -> None:
+    print(f"ingest: {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------- parse
+
+
+def parse_command(args: argparse.Namespace) -> int:
+    from ingest.correlate import Correlator
+    from ingest.event import Event
+    from ingest.parse import Parser
+    from ingest.pipeline import looks_binary
+    from ingest.source import ReadResult, open_log, read_lines
+
+    tz = _zone(args)
+    correlator = Correlator()
+    out = sys.stdout
+    counts = {"lines": 0, "events": 0, "skipped": 0, "malformed": 0}
+    status = 0
+    for name in args.files:
+        parser = Parser(tz, year=args.year, host=args.host)
+        try:
+            fh = sys.stdin.buffer if name == "-" else open_log(name)
+        except OSError as exc:
+            _say(f"{name}: cannot open: {exc.strerror}")
+            status = 1
+            continue
+        if name != "-" and looks_binary(fh.peek(4096)[:4096] if hasattr(fh, "peek") else b""):
+            _say(f"{name}: looks binary, not a text log; not read")
+            status = 1
+            continue
+        result = ReadResult()
+        lines = read_lines(fh, 0, result, final=True) if name != "-" else _stdin_lines(fh)
+        for raw in lines:
+            counts["lines"] += 1
+            text = raw.data.decode(errors="replace").replace("\x00", "")
+            event = parser.parse_line(text)
+            if event is None:
+                counts["skipped"] += 1
+            elif type(event) is Event:
+                counts["events"] += 1
+                out.write(json.dumps(correlator.process(event).as_json(), ensure_ascii=False) + "\n")
+            else:
+                counts["malformed"] += 1
+                _say(f"{name}:{raw.offset}: malformed: {event.reason}")
+        if result.error:
+            _say(f"{name}: stopped early: {result.error}")
+        if name != "-":
+            fh.close()
+    out.flush()
+    _say(
+        f"{counts['lines']} lines: {counts['events']} events, {counts['skipped']} skipped, "
+        f"{counts['malformed']} malformed"
+    )
+    return status
+
+
+def _stdin_lines(fh):
+    from ingest.source import RawLine
+
+    offset = 0
+    for raw in fh:
+        n = len(raw)
+        yield RawLine(offset, raw[:-1] if raw.endswith(b"\n") else raw, offset + n)
+        offset += n
+
+
+# ------------------------------------------------------------------------------- backfill
+
+
+def backfill_command(args: argparse.Namespace) -> int:
+    from ingest.sink import Sink, wait_for_database
+
+    tz = _zone(args)
+    engine = make_engine()
+    wait_for_database(engine, attempts=3, log=_say)
+    sink = Sink(engine)
+    from ingest.correlate import Correlator
+
+    correlator = Correlator()  # shared across files: a session may span a rotation
+    show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
+    status = 0
+    # Oldest first, so that sessions and the year inference run forward in time.
+    files = sorted(args.files, key=lambda p: os.path.getmtime(p) if os.path.exists(p) else 0)
+    for path in files:
+        try:
+            status |= backfill_file(path, sink, correlator, tz, args.year, args.host, show)
+        except OSError as exc:
+            _say(f"{path}: cannot read: {exc.strerror or exc}")
+            status = 1
+    return status
+
+
+def backfill_file(path, sink, correlator, tz, year, host, show_progress) -> int:
+    from ingest.parse import Parser
+    from ingest.pipeline import fill_batch, looks_binary
+    from ingest.sink import Batch
+    from ingest.source import ReadResult, compressed_position, fingerprint_of, is_gzip, open_log, read_lines
+
+    size = os.path.getsize(path)
+    gz = is_gzip(path)
+    with open_log(path) as fh:
+        head = fh.peek(4096)[:4096]
+        if looks_binary(head):
+            _say(f"{path}: looks binary, not a text log; not read")
+            return 1
+        fp = fingerprint_of(fh)
+        if fp is None:
+            _say(f"{path}: no complete line yet; nothing to read")
+            return 0
+        state = sink.open_source(fp, str(Path(path).resolve()), host)
+        parser = Parser(tz, year=year, host=host or state.host)
+        if state.year is not None:
+            parser.restore_year_state(state.year, state.month)
+        resumed = state.byte_offset
+        result = ReadResult()
+        lines = read_lines(fh, state.byte_offset, result, final=gz)
+        bar = _progress(path, size, compressed_position(fh)) if show_progress else None
+        totals = {"lines": 0, "events": 0, "skipped": 0, "bad": 0}
+        started = time.monotonic()
+        while True:
+            batch = Batch(start=state.byte_offset)
+            done = fill_batch(lines, batch, parser, correlator, state.id, BATCH_LINES)
+            if batch.lines or batch.end != batch.start:
+                sink.commit(state, batch, size=None if gz else size)
+            totals["lines"] += batch.lines
+            totals["events"] += len(batch.events)
+            totals["skipped"] += batch.skipped
+            totals["bad"] += len(batch.bad)
+            if bar is not None:
+                bar.update(compressed_position(fh) - bar.n)
+            if done:
+                break
+        if bar is not None:
+            bar.close()
+    took = time.monotonic() - started
+    where = f"resumed at byte {resumed:,}, " if resumed else ""
+    rate = totals["lines"] / took if took > 0 else 0.0
+    _say(
+        f"{path}: {where}{totals['lines']:,} lines, {totals['events']:,} events, "
+        f"{totals['skipped']:,} skipped, {totals['bad']:,} bad (kept in bad_line) "
+        f"in {took:.1f}s ({rate:,.0f} lines/s)"
+    )
+    if result.partial_tail:
+        _say(
+            f"{path}: an unterminated last line ({result.partial_tail:,} bytes) is left for a "
+            "later run: it is read once it ends in a newline"
+        )
+    if result.error:
+        _say(
+            f"{path}: stopped at byte {result.offset:,}: {result.error}; every complete line before it is loaded"
+        )
+        return 1
+    return 0
+
+
+def _progress(path: str, size: int, position: int):
+    from tqdm import tqdm
+
+    return tqdm(
+        total=size, initial=position, unit="B", unit_scale=True, desc=Path(path).name, file=sys.stderr
+    )
+
+
+# --------------------------------------------------------------------------------- status
+
+
+def status_command(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from ingest.schema import source
+    from ingest.source import fingerprint
+
+    stall_after = env_int("MAILTRAIL_STALL_SECONDS", 300, minimum=1)
+    engine = make_engine()
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(source).order_by(source.c.path, source.c.id)).mappings().all()
+    now = datetime.now(UTC)
+    report = []
+    stalled = False
+    for row in rows:
+        path = row["path"]
+        on_disk = None
+        current = False
+        try:
+            on_disk = os.path.getsize(path)
+            current = fingerprint(path) == row["fingerprint"]
+        except OSError:
+            pass
+        behind = (on_disk - row["byte_offset"]) if (current and on_disk is not None) else 0
+        idle = (now - row["updated_at"]).total_seconds()
+        is_stalled = current and behind > 0 and idle > stall_after
+        stalled |= is_stalled
+        report.append(
+            {
+                "id": row["id"],
+                "path": path,
+                "host": row["host"],
+                "fingerprint": row["fingerprint"],
+                "offset": row["byte_offset"],
+                "size": on_disk if current else row["size"],
+                "current": current,
+                "bytes_behind": behind,
+                "lines": row["lines"],
+                "events": row["events"],
+                "skipped": row["skipped"],
+                "bad_lines": row["bad_lines"],
+                "last_event_ts": row["last_event_ts"].isoformat() if row["last_event_ts"] else None,
+                "lag_seconds": round((now - row["last_event_ts"]).total_seconds(), 1)
+                if row["last_event_ts"]
+                else None,
+                "updated_at": row["updated_at"].isoformat(),
+                "stalled": is_stalled,
+            }
+        )
+    if args.json:
+        print(json.dumps({"sources": report, "stalled": stalled}, indent=2))
+    else:
+        if not report:
+            print("no sources yet: run `python -m ingest backfill FILE` or `follow`")
+        for r in report:
+            state = "STALLED" if r["stalled"] else ("current" if r["current"] else "rotated/gone")
+            size = f"{r['size']:,}" if r["size"] is not None else "?"
+            print(
+                f"{r['path']}  [{state}]  host={r['host'] or '-'}  offset {r['offset']:,}/{size}  "
+                f"lines={r['lines']:,} events={r['events']:,} skipped={r['skipped']:,} "
+                f"bad={r['bad_lines']:,}  last event {r['last_event_ts'] or '-'}"
+            )
+    return 1 if stalled else 0
+
+
+def make_engine():
+    import sqlalchemy as sa
+    from mailtrail.database import sqlalchemy_url
+
+    return sa.create_engine(sqlalchemy_url(), pool_pre_ping=True)

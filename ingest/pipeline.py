@@ -1,0 +1,94 @@
+"""From raw lines to a batch: decode, parse, correlate — the part backfill and follow share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ingest.correlate import Correlator
+from ingest.event import Event
+from ingest.parse import Parser
+from ingest.sink import Batch
+from ingest.source import MAX_LINE, RawLine
+
+# Bytes that do not occur in text logs; a file whose first block has many is not a log.
+_BINARY = bytes(range(0, 9)) + bytes(range(14, 32))
+
+
+def looks_binary(head: bytes) -> bool:
+    """True for a block that is clearly not a text log (NULs or control bytes in >10% of it)."""
+    if not head:
+        return False
+    if head.startswith(b"\x1f\x8b"):
+        return True  # gzip inside gzip, or a .gz read raw
+    odd = sum(head.count(bytes([b])) for b in _BINARY)
+    return odd * 10 > len(head)
+
+
+def fill_batch(
+    lines: Iterable[RawLine],
+    batch: Batch,
+    parser: Parser,
+    correlator: Correlator,
+    source_id: int,
+    max_lines: int,
+) -> bool:
+    """Read up to max_lines lines into batch; True when `lines` ran out.
+
+    Every line ends up in exactly one place: an event, the skipped count (not Dovecot, or of
+    no interest) or a bad line kept byte for byte. A line with a byte-level fault (invalid
+    UTF-8, NUL bytes) is still parsed with the fault repaired, and also kept as a bad line so
+    that a person can see what the log really held.
+    """
+    events = batch.events
+    bad = batch.bad
+    parse = parser.parse_line
+    correlate = correlator.process
+    n = 0
+    last_ts = batch.last_ts
+    exhausted = True
+    for raw in lines:
+        n += 1
+        data = raw.data
+        batch.end = raw.end
+        if raw.overlong:
+            bad.append(
+                (
+                    raw.offset,
+                    data,
+                    f"line of {len(data) + raw.overlong} bytes, longer than {MAX_LINE}; "
+                    f"its first {MAX_LINE} bytes are kept",
+                )
+            )
+        else:
+            fault = None
+            try:
+                text = data.decode()
+            except UnicodeDecodeError as exc:
+                text = data.decode(errors="replace")
+                fault = f"invalid UTF-8 at byte {exc.start}"
+            if "\x00" in text:
+                text = text.replace("\x00", "")
+                fault = "NUL bytes" if fault is None else fault + "; NUL bytes"
+            result = parse(text)
+            if result is None:
+                if fault is not None:
+                    bad.append((raw.offset, data, fault + " (not a Dovecot event line)"))
+                else:
+                    batch.skipped += 1
+            elif type(result) is Event:
+                result = correlate(result)
+                events.append((*result, source_id, raw.offset))
+                last_ts = result.ts if last_ts is None or result.ts > last_ts else last_ts
+                if fault is not None:
+                    bad.append((raw.offset, data, fault + " (event stored with the fault repaired)"))
+            else:
+                bad.append(
+                    (raw.offset, data, result.reason if fault is None else f"{fault}; {result.reason}")
+                )
+        if n >= max_lines:
+            exhausted = False
+            break
+    batch.lines += n
+    batch.last_ts = last_ts
+    batch.year, batch.month = parser.year_state
+    return exhausted
