@@ -95,6 +95,7 @@ class Sink:
             months: set[date] = set()
             if batch.events:
                 months = self._ensure_months(conn, batch.events)
+                resolve_ips_from_logins(conn, batch.events)
                 cur = conn.connection.driver_connection.cursor()
                 with cur.copy(COPY_EVENTS) as copy:
                     write_row = copy.write_row
@@ -159,6 +160,46 @@ class Sink:
         if not months <= self._months:
             ensure_partitions(conn, months - self._months)
         return months
+
+
+_TS, _ACCOUNT, _KIND, _IP, _SESSION = (
+    Event._fields.index(f) for f in ("ts", "account", "kind", "ip", "session")
+)
+_NO_SESSION_IP = ("login", "auth_fail")
+
+
+def resolve_ips_from_logins(conn: sa.Connection, rows: list[tuple]) -> int:
+    """Give events whose session's login was committed earlier (before a restart, or in an
+    earlier run) the IP of that login; the in-memory correlator covers everything else.
+    Looks back two days from the batch, on the (account, ts) primary key. Returns how many
+    rows it filled in."""
+    wanted = {}
+    for i, row in enumerate(rows):
+        if row[_IP] is None and row[_SESSION] is not None and row[_KIND] not in _NO_SESSION_IP:
+            wanted.setdefault((row[_ACCOUNT], row[_SESSION]), []).append(i)
+    if not wanted:
+        return 0
+    accounts = [a for a, _ in wanted]
+    sessions = [s for _, s in wanted]
+    newest = max(rows[i][_TS] for idx in wanted.values() for i in idx)
+    found = conn.execute(
+        sa.text(
+            "SELECT e.account, e.session, host(e.ip) FROM event e "
+            "JOIN unnest(CAST(:accounts AS text[]), CAST(:sessions AS text[])) AS w(account, session) "
+            "ON e.account = w.account AND e.session = w.session "
+            "WHERE e.kind = 'login' AND e.ip IS NOT NULL "
+            "AND e.ts >= CAST(:newest AS timestamptz) - interval '2 days' AND e.ts <= :newest"
+        ),
+        {"accounts": accounts, "sessions": sessions, "newest": newest},
+    ).all()
+    filled = 0
+    for account, session, ip in found:
+        for i in wanted.pop((account, session), ()):
+            row = list(rows[i])
+            row[_IP] = ip
+            rows[i] = tuple(row)
+            filled += 1
+    return filled
 
 
 def wait_for_database(engine: sa.Engine, *, attempts: int = 0, log=print) -> None:

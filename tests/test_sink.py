@@ -1,0 +1,100 @@
+"""The sink: events by COPY and the checkpoint move together or not at all."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from ingest.event import Event
+from ingest.sink import Batch, CheckpointConflict, Sink
+
+TPE = timezone(timedelta(hours=8))
+T0 = datetime(2026, 11, 27, 6, 11, 11, tzinfo=TPE)
+
+
+def _login(account="alice@example.edu", ip="192.0.2.7", session="AbCd+/Ef12345678", ts=T0):
+    return Event(
+        ts=ts, host="mx1", protocol="imap", kind="login", account=account, ip=ip, session=session, pid=4242
+    )
+
+
+def _expunge(account="alice@example.edu", session="AbCd+/Ef12345678", ts=T0, msgid="<m1@example.org>"):
+    return Event(
+        ts=ts,
+        host="mx1",
+        protocol="imap",
+        kind="message_delete",
+        account=account,
+        session=session,
+        pid=4242,
+        mailbox="INBOX",
+        uid=7,
+        message_id=msgid,
+        size=1234,
+    )
+
+
+def _batch(state, events, end, bad=()):
+    batch = Batch(start=state.byte_offset, end=end)
+    batch.events = [(*e, state.id, i * 10) for i, e in enumerate(events)]
+    batch.bad = list(bad)
+    batch.lines = len(events) + len(batch.bad)
+    batch.last_ts = max((e.ts for e in events), default=None)
+    return batch
+
+
+def _count(engine, sql, **params):
+    with engine.connect() as conn:
+        return conn.execute(sa.text(sql), params).scalar_one()
+
+
+def test_a_batch_lands_with_its_checkpoint(clean_db):
+    sink = Sink(clean_db)
+    state = sink.open_source("fp-1", "/var/log/mail.log", "mx1")
+    sink.commit(state, _batch(state, [_login(), _expunge()], end=200))
+    assert _count(clean_db, "SELECT count(*) FROM event") == 2
+    assert _count(clean_db, "SELECT byte_offset FROM source WHERE id = :i", i=state.id) == 200
+    assert sink.open_source("fp-1", "/var/log/mail.log.1", "mx1").byte_offset == 200
+
+
+def test_a_stale_checkpoint_is_refused_and_writes_nothing(clean_db):
+    sink = Sink(clean_db)
+    state = sink.open_source("fp-2", "/var/log/mail.log", "mx1")
+    stale = sink.open_source("fp-2", "/var/log/mail.log", "mx1")
+    sink.commit(state, _batch(state, [_login()], end=100))
+    with pytest.raises(CheckpointConflict):
+        sink.commit(stale, _batch(stale, [_login()], end=100))
+    assert _count(clean_db, "SELECT count(*) FROM event") == 1
+
+
+def test_an_event_from_a_month_without_a_partition_gets_one(clean_db):
+    sink = Sink(clean_db)
+    state = sink.open_source("fp-3", "/var/log/old.log", "mx1")
+    old = datetime(2009, 2, 3, 4, 5, 6, tzinfo=TPE)
+    sink.commit(state, _batch(state, [_login(ts=old)], end=50))
+    assert _count(clean_db, "SELECT count(*) FROM event_y2009m02") == 1
+
+
+def test_bad_lines_are_kept_byte_for_byte_once(clean_db):
+    sink = Sink(clean_db)
+    state = sink.open_source("fp-4", "/var/log/mail.log", "mx1")
+    raw = b"Nov 27 06:11:11 mx1 dovecot: imap-login: Login: \xff\xfe garbage"
+    sink.commit(state, _batch(state, [], end=70, bad=[(0, raw, "invalid UTF-8")]))
+    with clean_db.connect() as conn:
+        row = conn.execute(sa.text("SELECT raw, reason FROM bad_line")).one()
+    assert bytes(row.raw) == raw and row.reason == "invalid UTF-8"
+    assert _count(clean_db, "SELECT bad_lines FROM source WHERE id = :i", i=state.id) == 1
+
+
+def test_a_deletion_after_a_restart_gets_the_ip_of_its_committed_login(clean_db):
+    sink = Sink(clean_db)
+    state = sink.open_source("fp-5", "/var/log/mail.log", "mx1")
+    sink.commit(state, _batch(state, [_login(ip="2001:db8::5")], end=100))
+    later = _expunge(ts=T0 + timedelta(minutes=3))
+    bob = _expunge(account="bob@example.edu", ts=T0 + timedelta(minutes=3), msgid="<b@x>")
+    sink.commit(state, _batch(state, [later, bob], end=300))
+    with clean_db.connect() as conn:
+        rows = dict(
+            conn.execute(sa.text("SELECT account, host(ip) FROM event WHERE kind = 'message_delete'")).all()
+        )
+    assert rows == {"alice@example.edu": "2001:db8::5", "bob@example.edu": None}
