@@ -1,0 +1,335 @@
+"""Reads of one account's events: day rows, per-IP summary, sessions, Message-ID search, freshness.
+
+Security invariant, kept here once: every function takes the account as its first argument
+and every query it runs is filtered on `account = <that account>`. Callers pass the account
+of the signed-in user (webui.accounts.mailbox_account) or, for staff, the account a staff
+member chose; no request parameter ever reaches these functions as an account.
+
+Bounds, also kept here: time ranges are half-open [start, end) aware datetimes; every query
+has a row limit; pages are keyset on (ts, id), the tail of the primary key (account, ts, id);
+and `bounded()` sets a statement timeout for the transaction the queries run in.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
+
+from django.db import connection, transaction
+from django.db.models import BooleanField, Count, F, Func, Max, Min, Q, Sum, TextField, Value
+from django.utils import timezone
+from mailtrail.env import ConfigError, env_int, env_list
+
+from webui.records.models import Event, Source
+from webui.records.types import RecordType, describe, shown_q, type_of
+
+PAGE_LIMIT = 500  # rows per page of the day view
+EXPORT_LIMIT = 100_000  # rows per CSV export: 31 busy days, far beyond a person's mailbox
+SUMMARY_LIMIT = 1_000  # IPs per summary
+SESSION_LIMIT = 2_000  # sessions drawn in the timeline
+SEARCH_LIMIT = 200  # Message-ID search hits
+NEW_IP_LOOKBACK = timedelta(days=30)
+MAX_DAYS = 31
+
+
+def statement_timeout_ms() -> int:
+    return env_int("MAILTRAIL_WEB_STATEMENT_TIMEOUT_MS", 5_000, minimum=1)
+
+
+@contextmanager
+def bounded() -> Iterator[None]:
+    """A transaction whose statements are cancelled after MAILTRAIL_WEB_STATEMENT_TIMEOUT_MS."""
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            # SET LOCAL ends with the transaction, so a pooled connection is left as it was.
+            cur.execute("SELECT set_config('statement_timeout', %s, true)", [str(statement_timeout_ms())])
+        yield
+
+
+# --- time ------------------------------------------------------------------------------
+
+
+def day_start(day: date) -> datetime:
+    """Midnight of `day` in the current time zone (settings.TIME_ZONE), as an aware datetime."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def period_bounds(first: date, last: date) -> tuple[datetime, datetime]:
+    """The half-open range [first 00:00, last+1 00:00) in the current time zone."""
+    return day_start(first), day_start(last + timedelta(days=1))
+
+
+# --- rows ------------------------------------------------------------------------------
+
+
+class Cursor(NamedTuple):
+    """Where the next page starts: after the row (ts, id); n rows were numbered before it."""
+
+    ts: datetime
+    id: int
+    n: int
+
+    def encode(self) -> str:
+        return f"{self.ts.timestamp():.6f}_{self.id}_{self.n}"
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        """Raises ValueError on anything but three well-formed parts."""
+        ts, id_, n = text.split("_")
+        stamp = float(ts)
+        if not (0 <= stamp < 1e11) or len(id_) > 19 or len(n) > 9:
+            raise ValueError("cursor out of range")
+        moment = datetime.fromtimestamp(stamp, tz=timezone.get_fixed_timezone(0))
+        ident, number = int(id_), int(n)
+        if ident < 0 or number < 0:
+            raise ValueError("cursor out of range")
+        return cls(moment, ident, number)
+
+
+@dataclass(frozen=True)
+class Row:
+    """An event as the table shows it: numbered, typed."""
+
+    number: int
+    event: Event
+    type: RecordType
+
+    @property
+    def details(self) -> list[tuple[str, str]]:
+        return describe(self.event)
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Row]
+    next_cursor: Cursor | None
+
+
+def _events(account: str, start: datetime, end: datetime, hidden: frozenset[str]):
+    qs = Event.objects.filter(account=account, ts__gte=start, ts__lt=end)
+    keep = shown_q(hidden)
+    if keep is not None:
+        qs = qs.filter(keep)
+    return qs.order_by("ts", "id")
+
+
+def day_rows(
+    account: str,
+    start: datetime,
+    end: datetime,
+    hidden: frozenset[str] = frozenset(),
+    after: Cursor | None = None,
+    limit: int = PAGE_LIMIT,
+) -> Page:
+    """One page of `account`'s events in [start, end), oldest first, without the `hidden` types."""
+    qs = _events(account, start, end, hidden)
+    number = 0
+    if after is not None:
+        qs = qs.filter(Q(ts__gt=after.ts) | Q(ts=after.ts, id__gt=after.id))
+        number = after.n
+    events = list(qs[: limit + 1])
+    more = len(events) > limit
+    events = events[:limit]
+    rows = [Row(number + i + 1, e, type_of(e.protocol, e.kind)) for i, e in enumerate(events)]
+    cursor = Cursor(events[-1].ts, events[-1].id, number + len(events)) if more else None
+    return Page(rows, cursor)
+
+
+def all_rows(
+    account: str,
+    start: datetime,
+    end: datetime,
+    hidden: frozenset[str] = frozenset(),
+    limit: int = EXPORT_LIMIT,
+) -> Iterator[Row]:
+    """Every row of the period up to `limit`, read in keyset pages (for the CSV export)."""
+    after = None
+    left = limit
+    while left > 0:
+        page = day_rows(account, start, end, hidden, after, min(PAGE_LIMIT * 4, left))
+        yield from page.rows
+        left -= len(page.rows)
+        if page.next_cursor is None:
+            return
+        after = page.next_cursor
+
+
+# --- freshness -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Freshness:
+    last_event: datetime | None  # the newest event time the ingester has read, any file
+    checked: datetime | None  # when the ingester last recorded progress
+
+
+def freshness() -> Freshness:
+    """How far the ingester has read: "records complete up to …"."""
+    agg = Source.objects.aggregate(last=Max("last_event_ts"), checked=Max("updated_at"))
+    return Freshness(agg["last"], agg["checked"])
+
+
+# --- per-IP summary --------------------------------------------------------------------
+
+
+def campus_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """MAILTRAIL_CAMPUS_NETWORKS: comma-separated CIDRs of the institution's own networks."""
+    nets = []
+    for part in env_list("MAILTRAIL_CAMPUS_NETWORKS"):
+        try:
+            nets.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"MAILTRAIL_CAMPUS_NETWORKS must be comma-separated CIDRs such as 140.112.0.0/16, got {part!r}"
+            ) from None
+    return nets
+
+
+def on_campus(ip: str, networks: list) -> bool:
+    addr = ipaddress.ip_address(ip)
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped  # ::ffff:140.112.1.2 is the campus IPv4 address it wraps
+    return any(addr.version == net.version and addr in net for net in networks)
+
+
+@dataclass(frozen=True)
+class IpSummary:
+    ip: str
+    protocols: list[str]
+    first_seen: datetime
+    last_seen: datetime
+    logins: int
+    failures: int
+    deleted: int
+    outside: bool | None  # None: no campus networks configured
+    new: bool  # not seen for this account in the 30 days before the period
+
+
+def ip_summary(account: str, start: datetime, end: datetime) -> list[IpSummary]:
+    """One line per IP that touched `account` in [start, end), most active first.
+
+    Messages deleted: a POP3 QUIT logs both `del=D/M` on the logout and one expunge line per
+    message (when mail_log is on), and an IMAP logout may count expunges that mail_log also
+    logged one by one. Summing both would count each message twice, so per IP the larger of
+    the two counts is taken.
+    """
+    base = Event.objects.filter(account=account, ts__gte=start, ts__lt=end, ip__isnull=False)
+    per_ip = list(
+        base.values("ip")
+        .annotate(
+            first=Min("ts"),
+            last=Max("ts"),
+            logins=Count("id", filter=Q(kind="login")),
+            failures=Count("id", filter=Q(kind="auth_fail")),
+            delete_lines=Count("id", filter=Q(kind="message_delete")),
+            logout_deleted=Sum("deleted", filter=Q(kind="logout", protocol="pop3"), default=0),
+            logout_expunged=Sum("expunged", filter=Q(kind="logout", protocol="imap"), default=0),
+            events=Count("id"),
+        )
+        .order_by("-events", "ip")[:SUMMARY_LIMIT]
+    )
+    if not per_ip:
+        return []
+    ips = [r["ip"] for r in per_ip]
+    protocols: dict[str, set[str]] = {}
+    for ip, protocol in base.filter(ip__in=ips).values_list("ip", "protocol").distinct():
+        protocols.setdefault(ip, set()).add(protocol)
+    seen_before = set(
+        Event.objects.filter(account=account, ts__gte=start - NEW_IP_LOOKBACK, ts__lt=start, ip__in=ips)
+        .values_list("ip", flat=True)
+        .distinct()
+    )
+    networks = campus_networks()
+    return [
+        IpSummary(
+            ip=r["ip"],
+            protocols=sorted(protocols.get(r["ip"], ())),
+            first_seen=r["first"],
+            last_seen=r["last"],
+            logins=r["logins"],
+            failures=r["failures"],
+            deleted=max(r["delete_lines"], r["logout_deleted"] + r["logout_expunged"]),
+            outside=None if not networks else not on_campus(r["ip"], networks),
+            new=r["ip"] not in seen_before,
+        )
+        for r in per_ip
+    ]
+
+
+# --- sessions (the timeline) -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Session:
+    ip: str
+    protocol: str
+    start: datetime
+    end: datetime
+    failed: bool
+
+
+def sessions(account: str, start: datetime, end: datetime) -> list[Session]:
+    """The period's sessions by IP: a session spans its events; failures are their own marks."""
+    base = Event.objects.filter(account=account, ts__gte=start, ts__lt=end, ip__isnull=False)
+    grouped = (
+        base.exclude(session__isnull=True)
+        .exclude(kind="auth_fail")
+        .values("ip", "session", "protocol")
+        .annotate(first=Min("ts"), last=Max("ts"))
+        .order_by("first")[:SESSION_LIMIT]
+    )
+    out = [Session(r["ip"], r["protocol"], r["first"], r["last"], False) for r in grouped]
+    # events without a session id (1.x logs, auth failures) are drawn as instants
+    singles = (
+        base.filter(Q(session__isnull=True) | Q(kind="auth_fail"))
+        .values_list("ip", "protocol", "ts", "kind")
+        .order_by("ts")[: max(0, SESSION_LIMIT - len(out))]
+    )
+    out += [Session(ip, protocol, ts, ts, kind == "auth_fail") for ip, protocol, ts, kind in singles]
+    return out
+
+
+# --- Message-ID search -----------------------------------------------------------------
+
+
+def message_id_forms(pasted: str) -> tuple[str, str]:
+    """(with brackets, without) of a pasted Message-ID, e.g. from a mail client's headers."""
+    core = pasted.strip()
+    if core.lower().startswith("message-id:"):
+        core = core[len("message-id:") :].strip()
+    if core.startswith("<"):
+        core = core[1:]
+    if core.endswith(">"):
+        core = core[:-1]
+    return f"<{core}>", core
+
+
+class _StartsWith(Func):
+    function = "starts_with"
+    output_field = BooleanField()
+
+
+def search_message_id(account: str, pasted: str, limit: int = SEARCH_LIMIT) -> list[Row]:
+    """Every event of `account` (its whole retention window) whose logged Message-ID is `pasted`.
+
+    Dovecot's mail_log cuts header values at 80 characters and appends `...`, so a long
+    Message-ID is logged without its end: such a value matches when it (without `...`) is a
+    prefix of the pasted one. Only the account's rows are read, through the primary key
+    (account, ts, id); the hash index on message_id cannot serve a prefix test.
+    """
+    full, core = message_id_forms(pasted)
+    if core == "":
+        return []
+    logged_head = Func(F("message_id"), Value(-3), function="left", output_field=TextField())
+    truncated = Q(message_id__endswith="...") & (
+        Q(_StartsWith(Value(full), logged_head)) | Q(_StartsWith(Value(core), logged_head))
+    )
+    qs = Event.objects.filter(account=account, message_id__isnull=False).filter(
+        Q(message_id__in=[full, core]) | (truncated & ~Q(message_id="..."))
+    )
+    events = list(qs.order_by("-ts", "-id")[:limit])
+    return [Row(i + 1, e, type_of(e.protocol, e.kind)) for i, e in enumerate(events)]
