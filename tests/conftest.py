@@ -14,6 +14,8 @@ import sqlalchemy as sa
 
 from mailtrail.database import django_database, embedded_url, sqlalchemy_url
 
+pytest_plugins = ["tests.dovecot_server"]
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CORPUS = PROJECT_DIR.parent / "shared" / "corpus" / "dovecot-public-lines.tsv"
 
