@@ -61,24 +61,24 @@ def alice_day(day: date) -> dict[str, int]:
     """Alice's morning on `day`: one of each seed type, from two IPs; returns their ids by name."""
     ids = {}
     ids["pop3_login"] = insert_event(
-        at(day, "08:00:00"), "pop3", "login", ip="140.112.8.9", session="pop3sess"
+        at(day, "08:00:00"), "pop3", "login", ip="140.112.8.9", session=f"pop3-{day}"
     )
     ids["pop3_delete"] = insert_event(
-        at(day, "08:00:05"), "pop3", "message_delete", ip="140.112.8.9", session="pop3sess",
+        at(day, "08:00:05"), "pop3", "message_delete", ip="140.112.8.9", session=f"pop3-{day}",
         mailbox="INBOX", message_id="<pop3-taken@example.org>", size=2048,
     )  # fmt: skip
     ids["pop3_logout"] = insert_event(
-        at(day, "08:00:09"), "pop3", "logout", ip="140.112.8.9", session="pop3sess",
+        at(day, "08:00:09"), "pop3", "logout", ip="140.112.8.9", session=f"pop3-{day}",
         deleted=1, messages=12, size=5 * 1_048_576, reason="Logged out",
     )  # fmt: skip
     ids["auth_fail"] = insert_event(
         at(day, "09:30:00"), "imap", "auth_fail", ip="203.0.113.7", attempts=3, reason="auth failed"
     )
     ids["imap_login"] = insert_event(
-        at(day, "10:00:00"), "imap", "login", ip="203.0.113.7", session="imapsess"
+        at(day, "10:00:00"), "imap", "login", ip="203.0.113.7", session=f"imap-{day}"
     )
     ids["imap_delete"] = insert_event(
-        at(day, "10:01:00"), "imap", "message_delete", ip="203.0.113.7", session="imapsess",
+        at(day, "10:01:00"), "imap", "message_delete", ip="203.0.113.7", session=f"imap-{day}",
         mailbox="Archive", message_id="<imap-gone@example.org>",
     )  # fmt: skip
     ids["mailbox_delete"] = insert_event(
@@ -86,11 +86,11 @@ def alice_day(day: date) -> dict[str, int]:
         "imap",
         "mailbox_delete",
         ip="203.0.113.7",
-        session="imapsess",
+        session=f"imap-{day}",
         mailbox="Old stuff",
     )
     ids["imap_logout"] = insert_event(
-        at(day, "10:05:00"), "imap", "logout", ip="203.0.113.7", session="imapsess", expunged=1, trashed=0
+        at(day, "10:05:00"), "imap", "logout", ip="203.0.113.7", session=f"imap-{day}", expunged=1, trashed=0
     )
     return ids
 
@@ -103,3 +103,12 @@ def ensure_test_partitions(engine) -> None:
     months = {month_start(first + timedelta(days=n)) for n in range(0, 132, 10)}
     with engine.begin() as conn:
         ensure_partitions(conn, months)
+
+
+def sign_in(client, username: str):
+    """`client`, signed in as a Django user named after the mailbox `username`."""
+    from django.contrib.auth import get_user_model
+
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    client.force_login(user)
+    return client

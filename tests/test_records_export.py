@@ -1,0 +1,87 @@
+"""The CSV export of the day view: the rows shown, numbered, safe to open in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from tests.test_records_support import ALICE, alice_day, ensure_test_partitions, sign_in, today
+from webui.records.export import safe_cell
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _partitions(engine):
+    ensure_test_partitions(engine)
+
+
+@pytest.fixture(autouse=True)
+def _plain_http(settings):
+    settings.SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
+
+
+def _csv(response) -> list[list[str]]:
+    assert response.content.startswith("\ufeff".encode())  # spreadsheets then read UTF-8
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+
+def test_it_exports_the_days_rows_as_a_csv_download(client):
+    alice_day(today())
+    sign_in(client, ALICE)
+    response = client.get(reverse("records:export"), HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert response["Content-Disposition"] == f'attachment; filename="mailtrail-{today():%Y%m%d}.csv"'
+    rows = _csv(response)
+    assert rows[0][:3] == ["No.", "Time", "Type"]
+    assert [r[0] for r in rows[1:]] == [str(n) for n in range(1, 9)]
+    logout = next(r for r in rows if r[2] == "POP3 logout")
+    assert logout[9:12] == ["1", "12", "5.00"]
+
+
+def test_it_leaves_out_the_hidden_types_and_keeps_the_range(client):
+    alice_day(today() - timedelta(days=1))
+    alice_day(today())
+    sign_in(client, ALICE)
+    response = client.get(
+        reverse("records:export"),
+        {
+            "date": (today() - timedelta(days=1)).isoformat(),
+            "end": today().isoformat(),
+            "hide": ["imap-login"],
+        },
+    )
+    rows = _csv(response)
+    assert len(rows) == 1 + 2 * 7
+    assert all(r[4] != "login" or r[3] != "imap" for r in rows[1:])
+    assert response["Content-Disposition"].endswith(f'-{today():%Y%m%d}.csv"')
+
+
+def test_it_answers_a_bad_period_with_400_and_the_reason(client):
+    sign_in(client, ALICE)
+    response = client.get(reverse("records:export"), {"date": (today() + timedelta(days=2)).isoformat()})
+    assert response.status_code == 400
+    assert response.content
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-cmd", "'-cmd"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("  =1", "'  =1"),
+        ("<a@b>", "<a@b>"),
+        (None, ""),
+        (12, "12"),
+    ],
+)
+def test_it_prefixes_cells_that_a_spreadsheet_would_run(value, cell):
+    assert safe_cell(value) == cell

@@ -1,0 +1,106 @@
+"""The Message-ID search: "where did this message go?" over the account's whole retention."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from tests.test_records_support import ALICE, BOB, at, ensure_test_partitions, insert_event, sign_in, today
+from webui.records.queries import message_id_forms, search_message_id
+
+pytestmark = pytest.mark.django_db
+
+LONG = "<CAHx=+7Vq8aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789abcdefghijklmnop.qrstuvwxyz.0123456789@mail.gmail.com>"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _partitions(engine):
+    ensure_test_partitions(engine)
+
+
+@pytest.fixture(autouse=True)
+def _plain_http(settings):
+    settings.SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
+
+
+def _found(pasted: str, account: str = ALICE) -> list[str]:
+    return [r.event.message_id for r in search_message_id(account, pasted)]
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    ["<short@example.org>", "short@example.org", "  <short@example.org> ", "Message-ID: <short@example.org>"],
+)
+def test_it_finds_a_message_id_however_it_was_pasted(pasted):
+    insert_event(at(today(), "09:00:00"), "imap", "message_delete", message_id="<short@example.org>")
+    assert _found(pasted) == ["<short@example.org>"]
+
+
+def test_it_finds_a_message_id_that_dovecot_cut_at_80_characters():
+    assert len(LONG) > 80
+    insert_event(at(today(), "09:00:00"), "imap", "message_delete", message_id=LONG[:80] + "...")
+    insert_event(at(today(), "09:01:00"), "imap", "flag_delete", message_id=LONG[:77] + "...")
+    assert _found(LONG) == [LONG[:77] + "...", LONG[:80] + "..."]
+    assert _found(LONG[1:-1]) == [LONG[:77] + "...", LONG[:80] + "..."]
+
+
+def test_it_does_not_match_a_different_message_sharing_a_shorter_prefix():
+    insert_event(at(today(), "09:00:00"), "imap", "message_delete", message_id=LONG[:80] + "...")
+    other = LONG[:60] + "different-tail@example.org>"
+    assert _found(other) == []
+    assert _found("...") == []
+    assert _found("<>") == []
+
+
+def test_it_searches_back_over_earlier_months_newest_first():
+    old = insert_event(
+        at(today() - timedelta(days=70), "09:00:00"), "pop3", "message_delete", message_id="<m@x>"
+    )
+    new = insert_event(
+        at(today(), "09:00:00"), "imap", "copy", message_id="<m@x>", mailbox="INBOX", mailbox_to="Trash"
+    )
+    assert [r.event.id for r in search_message_id(ALICE, "<m@x>")] == [new, old]
+
+
+def test_it_finds_only_the_accounts_own_messages():
+    insert_event(at(today(), "09:00:00"), "imap", "message_delete", account=BOB, message_id="<m@x>")
+    assert _found("<m@x>") == []
+    assert _found("<m@x>", BOB) == ["<m@x>"]
+
+
+def test_it_strips_brackets_and_the_header_name():
+    assert message_id_forms("Message-ID: <a@b>") == ("<a@b>", "a@b")
+    assert message_id_forms("a@b") == ("<a@b>", "a@b")
+
+
+def test_it_shows_the_hits_with_date_type_and_folder(client):
+    insert_event(
+        at(today(), "09:00:00"),
+        "imap",
+        "copy",
+        message_id="<m@x>",
+        mailbox="INBOX",
+        mailbox_to="Trash",
+        ip="192.0.2.8",
+    )
+    sign_in(client, ALICE)
+    response = client.get(reverse("records:search"), {"q": "<m@x>"}, HTTP_ACCEPT_LANGUAGE="en")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert f"{today():%Y-%m-%d} 09:00:00" in body
+    assert "copied or moved" in body and "Trash" in body and "192.0.2.8" in body
+
+
+def test_it_says_plainly_when_nothing_matches(client):
+    sign_in(client, ALICE)
+    response = client.get(reverse("records:search"), {"q": "<nothing@x>"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert "No record mentions this Message-ID." in response.content.decode()
+
+
+def test_it_rejects_an_overlong_query_with_a_form_error(client):
+    sign_in(client, ALICE)
+    response = client.get(reverse("records:search"), {"q": "x" * 2000})
+    assert response.status_code == 400
+    assert response.context["search_form"].errors
