@@ -8,28 +8,19 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from tests.test_records_support import (
+from tests.test_records_support import (  # noqa: F401
     ALICE,
     alice_day,
     at,
-    ensure_test_partitions,
     insert_event,
     insert_source,
+    records_partitions,
+    records_setup,
     today,
     yesterday,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _partitions(engine):
-    ensure_test_partitions(engine)
-
-
-@pytest.fixture(autouse=True)
-def _plain_http(settings):
-    settings.SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
 
 
 @pytest.fixture

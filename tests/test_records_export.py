@@ -9,20 +9,10 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from tests.test_records_support import ALICE, alice_day, ensure_test_partitions, sign_in, today
+from tests.test_records_support import ALICE, alice_day, records_partitions, records_setup, sign_in, today  # noqa: F401
 from webui.records.export import safe_cell
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _partitions(engine):
-    ensure_test_partitions(engine)
-
-
-@pytest.fixture(autouse=True)
-def _plain_http(settings):
-    settings.SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
 
 
 def _csv(response) -> list[list[str]]:

@@ -10,13 +10,14 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from tests.test_records_support import (
+from tests.test_records_support import (  # noqa: F401
     ALICE,
     BOB,
     alice_day,
     at,
-    ensure_test_partitions,
     insert_event,
+    records_partitions,
+    records_setup,
     sign_in,
     today,
 )
@@ -27,16 +28,6 @@ pytestmark = pytest.mark.django_db
 ALICE_MARKS = ("140.112.8.9", "203.0.113.7", "pop3-taken", "imap-gone", "Old stuff", ALICE)
 XSS = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="alert(2)">'
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _partitions(engine):
-    ensure_test_partitions(engine)
-
-
-@pytest.fixture(autouse=True)
-def _plain_http(settings):
-    settings.SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
 
 
 @pytest.fixture

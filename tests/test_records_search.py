@@ -7,22 +7,21 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from tests.test_records_support import ALICE, BOB, at, ensure_test_partitions, insert_event, sign_in, today
+from tests.test_records_support import (  # noqa: F401
+    ALICE,
+    BOB,
+    at,
+    insert_event,
+    records_partitions,
+    records_setup,
+    sign_in,
+    today,
+)
 from webui.records.queries import message_id_forms, search_message_id
 
 pytestmark = pytest.mark.django_db
 
 LONG = "<CAHx=+7Vq8aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789abcdefghijklmnop.qrstuvwxyz.0123456789@mail.gmail.com>"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _partitions(engine):
-    ensure_test_partitions(engine)
-
-
-@pytest.fixture(autouse=True)
-def _plain_http(settings):
-    settings.SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
 
 
 def _found(pasted: str, account: str = ALICE) -> list[str]:

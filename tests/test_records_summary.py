@@ -8,29 +8,20 @@ import pytest
 from django.urls import reverse
 
 from mailtrail.env import ConfigError
-from tests.test_records_support import (
+from tests.test_records_support import (  # noqa: F401
     ALICE,
     BOB,
     alice_day,
     at,
-    ensure_test_partitions,
     insert_event,
+    records_partitions,
+    records_setup,
     sign_in,
     today,
 )
 from webui.records.queries import ip_summary, on_campus, period_bounds
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _partitions(engine):
-    ensure_test_partitions(engine)
-
-
-@pytest.fixture(autouse=True)
-def _plain_http(settings):
-    settings.SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
 
 
 def _summary(day=None):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from django.conf import settings
 from django.db import connection
 
@@ -112,3 +113,15 @@ def sign_in(client, username: str):
     user, _ = get_user_model().objects.get_or_create(username=username)
     client.force_login(user)
     return client
+
+
+# Fixtures: a records test module imports both names (marked noqa F401), and its tests then run
+# with partitions for their dates and with a test client that may speak plain HTTP.
+@pytest.fixture(scope="session")
+def records_partitions(engine) -> None:
+    ensure_test_partitions(engine)
+
+
+@pytest.fixture(autouse=True)
+def records_setup(records_partitions, settings) -> None:
+    settings.SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
