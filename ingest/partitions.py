@@ -61,6 +61,27 @@ def ensure_partitions(conn: sa.Connection, months: Iterable[date]) -> list[str]:
     return created
 
 
+def expired_months(months: Iterable[date], cutoff: date) -> list[date]:
+    """The months whose partition ends (its exclusive UTC bound) at or before `cutoff`."""
+    return sorted(m for m in months if next_month(m) <= cutoff)
+
+
+def drop_partitions_before(conn: sa.Connection, cutoff: date) -> list[str]:
+    """Drop every monthly partition lying wholly before `cutoff` (UTC midnight); returns the names.
+
+    DROP takes a brief exclusive lock on the parent table: with a lock timeout it gives up
+    (and the transaction fails) rather than stall the web site's readers behind it.
+    """
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    conn.execute(sa.text("SET LOCAL lock_timeout = '5s'"))
+    dropped = []
+    for month in expired_months(existing_months(conn), cutoff):
+        name = partition_name(month)
+        conn.execute(sa.text(f"DROP TABLE {name}"))
+        dropped.append(name)
+    return dropped
+
+
 def months_around(today: date, behind: int = 1, ahead: int = 2) -> list[date]:
     """The current month, `behind` months before it and `ahead` after it."""
     month = date(today.year, today.month, 1)
