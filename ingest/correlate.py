@@ -1,0 +1,78 @@
+"""The correlate stage: logout and mail_log events get the IP of their session's login."""
+
+from __future__ import annotations
+
+from ingest.event import AUTH_FAIL, LOGIN, LOGOUT, Event
+
+# Kinds that name no IP in their own line and take their login's.
+_NEEDS_IP = frozenset(("logout", "message_delete", "mailbox_delete", "mailbox_rename",
+                       "mailbox_create", "flag_delete", "undelete", "copy", "save"))  # fmt: skip
+
+
+class Correlator:
+    """Remembers each open session's IP, per host, by session id and by mail process pid.
+
+    A login registers (host, session) and (host, pid) — pid is the login's mpid=, which is
+    the <pid> of the mail process prefix (2.3+). A logout or mail_log line without an IP is
+    joined on its session id, else on its pid. A logout forgets the session. Memory is
+    bounded: past max_sessions the least recently used entries are dropped (the sink fills
+    what is left from committed logins after a restart).
+    """
+
+    def __init__(self, max_sessions: int = 200_000) -> None:
+        self.max_sessions = max(1, max_sessions)
+        # insertion-ordered dicts used as LRU lists: a hit moves the key to the end
+        self._by_session: dict[tuple[str, str], str] = {}
+        self._by_pid: dict[tuple[str, int], str] = {}
+
+    def process(self, event: Event) -> Event:
+        kind = event.kind
+        if kind == LOGIN:
+            ip = event.ip
+            if ip is not None:
+                if event.session is not None:
+                    self._remember(self._by_session, (event.host, event.session), ip)
+                if event.pid is not None:
+                    self._remember(self._by_pid, (event.host, event.pid), ip)
+            return event
+        if kind == AUTH_FAIL or kind not in _NEEDS_IP:
+            return event
+        ip = event.ip
+        if ip is None:
+            ip = self._find(event)
+            if ip is not None:
+                event = event._replace(ip=ip)
+        if kind == LOGOUT:
+            if event.session is not None:
+                self._by_session.pop((event.host, event.session), None)
+            if event.pid is not None:
+                self._by_pid.pop((event.host, event.pid), None)
+        return event
+
+    def unresolved(self, event: Event) -> bool:
+        """True for an event that should carry its login's IP and still does not."""
+        return event.ip is None and event.kind in _NEEDS_IP
+
+    def __len__(self) -> int:
+        return len(self._by_session) + len(self._by_pid)
+
+    def _find(self, event: Event) -> str | None:
+        if event.session is not None:
+            key = (event.host, event.session)
+            ip = self._by_session.pop(key, None)
+            if ip is not None:
+                self._by_session[key] = ip  # most recently used
+                return ip
+        if event.pid is not None:
+            key2 = (event.host, event.pid)
+            ip = self._by_pid.pop(key2, None)
+            if ip is not None:
+                self._by_pid[key2] = ip
+                return ip
+        return None
+
+    def _remember(self, table: dict, key: tuple, ip: str) -> None:
+        table.pop(key, None)
+        table[key] = ip
+        if len(table) > self.max_sessions:
+            del table[next(iter(table))]

@@ -1,0 +1,713 @@
+"""The pure parser: one Dovecot log line in, one Event (or Malformed, or None) out; no I/O."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime, tzinfo
+
+from ingest.event import (
+    AUTH_FAIL,
+    COPY,
+    FLAG_DELETE,
+    LOGIN,
+    LOGOUT,
+    MAILBOX_CREATE,
+    MAILBOX_DELETE,
+    MAILBOX_RENAME,
+    MESSAGE_DELETE,
+    SAVE,
+    UNDELETE,
+    Event,
+    Malformed,
+)
+from ingest.timestamps import Clock, tai64n
+
+# How a line is read (docs/parser.md has the list of shapes and what is skipped):
+#   wrapper   the syslog/journald/rsyslog head or Dovecot's own log_path head → time, host
+#   service   `imap-login: ` (login process), `imap(user)<pid><session>: ` (mail process),
+#             `auth…: ` (auth process) → protocol, account, pid, session
+#   message   one small function per shape: login, failed login, logout, mail_log, auth check
+# Every value inside a message may be written by an attacker (user names on failed logins,
+# Message-IDs, From, folder names), and Dovecot writes them raw. So fields are found from the
+# structure Dovecot writes *around* them — the known element order, read from the right where
+# that is unambiguous — never by "up to the next `>` or `,`".
+
+# --------------------------------------------------------------------------- wrappers
+_STAMP = (
+    r"(?:([^\W\d_]{3,5}\.?) {1,2}(\d{1,2}) (\d\d:\d\d:\d\d)"  # Nov 27 06:14:15, Nov  7, févr. 25
+    r"|(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?))"  # ISO 8601
+)
+# `<stamp> <host> <tag>[<pid>]: ` — classic syslog, rsyslog RFC 3339, journald's short view,
+# FreeBSD syslogd -v (`<mail.info>` before the host). Dovecot's own log file has no host and
+# no tag (`Nov 27 06:11:11 imap-login: Info: …`): there the "host" ends in `:` or holds `(`.
+_HEAD = re.compile(_STAMP + r" (?:<\w+\.\w+> )?(\S+) ([^\s\[\]:]+)(?:\[\d+\])?: ")
+_STAMP_ONLY = re.compile(_STAMP + " ")
+_TAI64N = re.compile(r"@[0-9a-f]{24} ")
+# Wrappers put around a whole line by tools (docker compose, grep -H, log viewers, Splunk):
+# dropped, and the line read again.
+_OUTER = re.compile(
+    r"[\w.-]+ *\| "  # docker compose: `dovecot-mailcow_1    | `
+    r"|/[^\s:]+:(?=\S)"  # grep -H / zgrep: `/var/log/maillog.9:`
+    r"|» \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d\.\d+ "  # a log viewer's received-at column
+    r"|\d{1,2}/\d{1,2}/\d{2,4} \d\d?:\d\d:\d\d(?:\.\d+)? [AP]M "  # Splunk's _time column
+)
+
+# --------------------------------------------------------------------------- services
+_LOGIN_SERVICES = {
+    "imap-login": "imap",
+    "pop3-login": "pop3",
+    "submission-login": "submission",
+    "managesieve-login": "sieve",
+}
+_MAIL_SERVICES = {
+    "imap": "imap",
+    "pop3": "pop3",
+    "IMAP": "imap",  # 1.x: %Us(%u)
+    "POP3": "pop3",
+    "submission": "submission",
+    "managesieve": "sieve",
+    "lmtp": "lmtp",
+    "doveadm": "doveadm",
+}
+_AUTH_SERVICES = frozenset(("auth", "auth-worker"))
+_LOGOUT_SERVICES = frozenset(("imap", "pop3", "submission", "sieve"))
+_NOT_INFO = ("Debug: ", "Warning: ", "Error: ", "Fatal: ", "Panic: ", "Warn: ")
+_LEVEL_WORDS = frozenset(("Info", "Debug", "Warning", "Error", "Fatal", "Panic", "Warn"))
+
+# `imap(user)<pid><session>: ` (2.3+), `imap(user): ` (2.2), `IMAP(user): ` (1.x). The user
+# is the authenticated one; the first `)` that the prefix structure follows ends it.
+_MAIL_PREFIX = re.compile(r"([A-Za-z0-9]+)\((.*?)\)(?:<(\d{1,9})>)?(?:<([^<>]*)>)?: ", re.S)
+_AUTH_PREFIX = re.compile(r"(auth(?:-worker)?)(?:\((.*?)\))?((?:<[^<>]*>)*): ", re.S)
+
+# --------------------------------------------------------------------------- messages
+_AUTH_FAILED = re.compile(r"\(auth failed, (\d{1,9}) attempts")
+_AUTH_FAILED_10 = re.compile(r"\((\d{1,9}) authentication attempts\)")  # 1.0
+# Login-process endings that are failed sign-ins besides `auth failed` (docs/parser.md):
+_OTHER_FAILURES = ("user disabled", "password expired", "proxy dest auth failed")
+_UINT = re.compile(r"\d{1,18}")
+
+# Logout statistics: IMAP `in=… out=… deleted=…`, 1.x/2.0 `bytes=i/o`, POP3 `top=t/p,
+# retr=r/b, del=d/m, size=s` and local extras (`bytes=`, `total=`, `in=12, out=43`, `rcvd=`).
+_STATS_START = re.compile(r" (?=(?:in|bytes|top|rcvd)=)")
+_STAT = re.compile(r"(?<![\w])([a-z_]+)=(\d{1,18})(?:/(\d{1,18}))?")
+_LOGOUT_STARTS = ("Disconnected", "Logged out", "Connection closed", "Server shutting down")
+_INT32 = 2_147_483_647
+
+# mail_log 2.0+: `box=…, uid=…, msgid=…, size=…, vsize=…, from=…, subject=…, flags=(…)`, each
+# field only when enabled, always in this order. box (cut at 64 bytes), msgid, from and
+# subject (80) are raw. The box is read lazily (shortest that lets the rest parse: a
+# Message-ID cannot move it); the Message-ID greedily up to its 80-byte cut (longest that
+# still leaves a valid tail: a From cannot cut it short), with the tail's first field
+# required so that a real `, size=N` is not swallowed; a size is looked for first (2.3.19
+# logs it on delete and undelete too: tests/data/dovecot-real). Which reading wins when the
+# attacker writes both the Message-ID and the From is undecidable; docs/parser.md says what
+# is guaranteed.
+_F_HEAD = r"(?:, box=(.{0,64}?))?(?:, uid=(\d{1,19}))?(?:, msgid=(.{0,80}))?"
+_F_TAIL = r"(?:, vsize=(?:\d{1,18}|error))?(?:, from=.{0,80}?)?(?:, subject=.{0,80}?)?(?:, flags=\([^()]*\))?"  # noqa: E501
+_FIELDS_SIZED = re.compile(_F_HEAD + r", size=(\d{1,18}|error)" + _F_TAIL, re.S)
+_FIELDS_TAILED = re.compile(_F_HEAD + r"()(?=, (?:vsize=|from=|subject=|flags=\())" + _F_TAIL, re.S)
+_FIELDS_BARE = re.compile(_F_HEAD + r"()", re.S)
+# Versions or builds that do not cut the values: the same, unbounded.
+_FIELDS_LOOSE = re.compile(
+    r"(?:, box=(.*?))?(?:, uid=(\d{1,19}))?(?:, msgid=(.*?))?(?:, size=(\d{1,18}|error))?"
+    r"(?:, vsize=(?:\d{1,18}|error))?(?:, from=.*?)?(?:, subject=.*?)?(?:, flags=\([^()]*\))?",
+    re.S,
+)
+_FIELD_READINGS = (_FIELDS_SIZED, _FIELDS_TAILED, _FIELDS_BARE, _FIELDS_LOOSE)
+# 1.x: `expunged: uid=…, msgid=…[, box=…]` (box only when not INBOX, so it comes last).
+_FIELDS_1X = re.compile(r"uid=(\d{1,19}), msgid=(.*?)(?:, box=(.{0,64}))?", re.S)
+_FIELDS_1X_BOX = re.compile(r"uid=(\d{1,19}), msgid=(.*), box=(.{0,64})", re.S)
+# event → (kind, reason)
+_MAIL_LOG = {
+    "expunge": (MESSAGE_DELETE, None),
+    "autoexpunge": (MESSAGE_DELETE, "autoexpunge"),
+    "delete": (FLAG_DELETE, None),
+    "undelete": (UNDELETE, None),
+    "save": (SAVE, None),
+    "copy": (COPY, None),
+}
+_MAIL_LOG_1X = {"expunged": MESSAGE_DELETE, "deleted": FLAG_DELETE, "undeleted": UNDELETE}
+_MAILBOX_EVENTS = {
+    "Mailbox deleted": MAILBOX_DELETE,
+    "Mailbox created": MAILBOX_CREATE,
+    "Mailbox renamed": MAILBOX_RENAME,
+}
+
+# Auth process, one line per failed check (auth_verbose): `passwd-file(user,ip[,<session>]):
+# reason`. The user is the client's; the ip is taken at the last `,IP):` so that a user name
+# cannot supply it. Only these reasons are failed sign-ins; lookups, debug and errors are not.
+_AUTH_WORKER_CONN = re.compile(r"conn \S+ \(pid=\d+,uid=\d+\): auth-worker<\d+>: ")
+_AUTH_REQUEST = re.compile(r"request \[\d+\]: ")
+_IPISH = r"(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*"
+_AUTH_CHECK = re.compile(r"([\w-]+)\((.*),(" + _IPISH + r")(?:,<([^<>]*)>)?\): (.*)", re.S)
+_AUTH_REASONS = re.compile(
+    r"unknown user|password mismatch|pam_authenticate\(\) failed|invalid credentials"
+    r"|authentication failure|user not known|password expired|account (?:is )?(?:disabled|expired)",
+    re.I,
+)
+_IPV4 = re.compile(r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}")
+_IP_CACHE_MAX = 100_000
+
+_BAD_TIME = Malformed("timestamp is not a valid date")
+_BAD_RIP = Malformed("rip= is not an IP address")
+_BAD_NUMBER = Malformed("a counter is out of range")
+
+
+class Parser:
+    """Reads one log line at a time. Keeps only the year inference state between lines."""
+
+    def __init__(
+        self,
+        tz: tzinfo,
+        *,
+        year: int | None = None,
+        now: datetime | None = None,
+        host: str = "",
+    ) -> None:
+        self.host = host
+        self._clock = Clock(tz, year, now)
+        self._ips: dict[str, bool] = {}
+        # The timestamp of the line being read, turned into a datetime only if it becomes
+        # an event: (kind, text) with kind "s" syslog, "i" ISO 8601, "d" a datetime already.
+        self._stamp: str = ""
+        self._stamp_kind = "s"
+        self._stamp_dt: datetime | None = None
+        # Seen a line only Dovecot 2.4 writes (`Login aborted:`, `request [N]:`, a literal
+        # `%i` of a 2.3 logout format): from then on a POP3 `del=D/B` is deleted bytes.
+        self.dovecot24 = False
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def year_state(self) -> tuple[int | None, int | None]:
+        return self._clock.year, self._clock.month
+
+    def restore_year_state(self, year: int | None, month: int | None) -> None:
+        self._clock.restore(year, month)
+
+    def parse_line(self, line: str) -> Event | Malformed | None:
+        """One decoded line without its newline → Event, Malformed(reason) or None (skipped)."""
+        try:
+            return self._line(line, 0)
+        except Exception as exc:  # noqa: BLE001 — never raise on input; the line is kept
+            return Malformed(f"parser error: {type(exc).__name__}")
+
+    # ------------------------------------------------------------------ wrappers
+    def _line(self, line: str, depth: int) -> Event | Malformed | None:
+        m = _HEAD.match(line)
+        if m is not None:
+            if m.group(6) == "dovecot":
+                self._set_stamp(m, line)
+                return self._message(line[m.end() :], m.group(5))
+            word = m.group(5)
+            if word[-1] == ":" or "(" in word:  # Dovecot's own log file: no host, no tag
+                self._set_stamp(m, line)
+                return self._message(line[m.start(5) :], self.host)
+            return None  # another program's syslog line
+        return self._other_wrapper(line, depth)
+
+    def _set_stamp(self, m: re.Match[str], line: str) -> None:
+        if m.start(3) >= 0:
+            self._stamp = line[m.start(1) : m.end(3)]
+            self._stamp_kind = "s"
+        else:
+            self._stamp = m.group(4)
+            self._stamp_kind = "i"
+
+    def _other_wrapper(self, line: str, depth: int) -> Event | Malformed | None:
+        m = _STAMP_ONLY.match(line)
+        if m is not None:  # log_path form the head pattern could not split (spaces in names)
+            self._set_stamp(m, line)
+            return self._message(line[m.end() :], self.host)
+        if line.startswith("dovecot: "):  # 1.x log_path: `dovecot: 2011-03-03 18:36:18 Info: …`
+            m = _STAMP_ONLY.match(line, 9)
+            if m is None:
+                return None
+            self._set_stamp(m, line)
+            return self._message(line[m.end() :], self.host)
+        if line.startswith("@"):
+            m = _TAI64N.match(line)
+            if m is None:
+                return None
+            self._stamp_dt = tai64n(line[:25])
+            self._stamp_kind = "d"
+            return self._message(line[m.end() :], self.host)
+        if depth < 2:
+            m = _OUTER.match(line)
+            if m is not None and m.end() < len(line):
+                return self._line(line[m.end() :], depth + 1)
+        return None
+
+    def _when(self) -> datetime | None:
+        kind = self._stamp_kind
+        if kind == "s":
+            return self._clock.yearless(self._stamp)
+        if kind == "i":
+            return self._clock.iso(self._stamp)
+        return self._stamp_dt
+
+    # ------------------------------------------------------------------ services
+    def _message(self, msg: str, host: str) -> Event | Malformed | None:
+        i = msg.find(": ")
+        if i <= 0:
+            return None
+        svc = msg[:i]
+        proto = _LOGIN_SERVICES.get(svc)
+        if proto is not None:
+            return self._login_process(proto, msg[i + 2 :], host)
+        if svc in _LEVEL_WORDS:  # 1.x: `May 31 09:43:57 Info: pop3-login: …`
+            if svc != "Info" or msg.startswith("Info: Info: "):
+                return None
+            return self._message(msg[i + 2 :], host)
+        p = msg.find("(", 0, i)
+        if p <= 0:
+            if svc in _AUTH_SERVICES:
+                return self._auth_process(msg, host)
+            return None
+        name = msg[:p]
+        proto = _MAIL_SERVICES.get(name)
+        if proto is not None:
+            return self._mail_process(proto, msg, host)
+        if name in _AUTH_SERVICES:
+            return self._auth_process(msg, host)
+        return None
+
+    # ------------------------------------------------------------------ login process
+    def _login_process(self, proto: str, body: str, host: str) -> Event | Malformed | None:
+        if body.startswith("Info: "):
+            body = body[6:]
+        if body.startswith("Login: "):
+            return self._login(proto, body[7:], host)
+        if body.startswith("Logged in: "):  # reported for 2.4 (corpus notes, §3)
+            return self._login(proto, body[11:], host)
+        if body.startswith(("Disconnected", "Aborted login", "Login aborted")):
+            return self._login_failed(proto, body, host)
+        return None
+
+    def _elements(self, elems: str) -> tuple[str, str, str | None] | Malformed:
+        """`user=<…>, method=…, rip=…, lip=…, mpid=…, TLS, session=<…>` → (user, rip, session).
+
+        Only the user name is the client's. It comes first; every element after it is
+        Dovecot's, so the real rip is the last `, rip=` and the user ends at the last `>`
+        before it: `user=<a>, rip=6.6.6.6>, method=PLAIN, rip=1.2.3.4` is the user
+        `a>, rip=6.6.6.6` from 1.2.3.4.
+        """
+        r = elems.rfind(", rip=")
+        if r < 0:
+            return Malformed("no rip= in a login line")
+        q = elems.rfind(">", 5, r)
+        if q < 6:
+            return Malformed("user=<…> is not closed")
+        user = elems[6:q]
+        start = r + 6
+        end = elems.find(",", start)
+        rip = elems[start:] if end < 0 else elems[start:end]
+        sp = rip.find(" ")
+        if sp >= 0:
+            rip = rip[:sp]
+        if not self._valid_ip(rip):
+            return _BAD_RIP
+        session = None
+        s = elems.find("session=", q)
+        if s >= 0:
+            s += 8
+            if elems.startswith("<", s):
+                e = elems.find(">", s)
+                session = elems[s + 1 : e] if e > 0 else None
+            else:  # Sonic.net's `session=h6/hvXfOIQBAjhIX, ` without brackets
+                e = elems.find(",", s)
+                session = elems[s:] if e < 0 else elems[s:e]
+        return user, rip, session or None
+
+    def _login(self, proto: str, elems: str, host: str) -> Event | Malformed | None:
+        if not elems.startswith("user=<"):
+            return Malformed("login line without user=<…>")
+        got = self._elements(elems)
+        if type(got) is Malformed:
+            return got
+        user, rip, session = got  # type: ignore[misc]
+        if not user:
+            return Malformed("login line with an empty user")
+        pid = None
+        mp = elems.find(", mpid=", elems.rfind(", rip="))
+        if mp >= 0:
+            m = _UINT.match(elems, mp + 7)
+            if m is not None and m.end() - m.start() <= 9:
+                pid = int(m.group())
+        ts = self._when()
+        if ts is None:
+            return _BAD_TIME
+        return Event(ts, host, proto, LOGIN, user, rip, session, pid)
+
+    def _login_failed(self, proto: str, body: str, host: str) -> Event | Malformed | None:
+        h = body.find(": user=<")
+        if h < 0:
+            return None  # no user element (1.x rip-only lines): nobody to attribute it to
+        head = body[:h]
+        if head.startswith("Login aborted"):
+            self.dovecot24 = True
+        attempts = None
+        m = _AUTH_FAILED.search(head)
+        if m is not None:
+            attempts = int(m.group(1))
+            reason = "auth failed"
+        else:
+            m = _AUTH_FAILED_10.search(head)
+            if m is not None:
+                attempts = int(m.group(1))
+                reason = "auth failed"
+            elif head in ("Aborted login", "Disconnected"):
+                # 1.0/1.1 wrote no reason; a user element there means a rejected attempt
+                reason = "auth failed"
+            else:
+                for why in _OTHER_FAILURES:
+                    if "(" + why + ")" in head:
+                        reason = why
+                        break
+                else:
+                    return None  # no auth attempts, TLS trouble, …: not a failed sign-in
+        got = self._elements(body[h + 2 :])
+        if type(got) is Malformed:
+            return got
+        user, rip, session = got  # type: ignore[misc]
+        if not user:
+            return None  # `user=<>`: nobody to attribute it to
+        ts = self._when()
+        if ts is None:
+            return _BAD_TIME
+        return Event(ts, host, proto, AUTH_FAIL, user, rip, session, attempts=attempts, reason=reason)
+
+    # ------------------------------------------------------------------ mail process
+    def _mail_process(self, proto: str, msg: str, host: str) -> Event | Malformed | None:
+        m = _MAIL_PREFIX.match(msg)
+        if m is None:
+            return None
+        account = m.group(2)
+        pid_text = m.group(3)
+        pid = int(pid_text) if pid_text else None
+        session = m.group(4) or None
+        body = msg[m.end() :]
+        if body.startswith("Info: "):
+            body = body[6:]
+        elif body.startswith(_NOT_INFO):
+            return None
+        if body.startswith("session="):  # Sonic.net: mail_log_prefix `%s(%u): session=%{session} `
+            sp = body.find(" ")
+            if sp < 0:
+                return None
+            session = body[8:sp] or None
+            body = body[sp + 1 :]
+        if pid is None and " " in account:  # a `%s(%u %p)` prefix: `pop3(user 9238): `
+            name, _, number = account.rpartition(" ")
+            if name and number.isascii() and number.isdigit() and len(number) <= 9:
+                account, pid = name, int(number)
+        if not account:
+            return None  # lmtp() before the recipient is known
+        if body.startswith(_LOGOUT_STARTS):
+            if proto not in _LOGOUT_SERVICES:
+                return None
+            return self._logout(proto, account, pid, session, body, host)
+        j = body.find(": ")
+        if j <= 0:
+            return None
+        action = body[:j]
+        spec = _MAIL_LOG.get(action)
+        if spec is not None:
+            kind, reason = spec
+            return self._mail_log(proto, account, pid, session, host, kind, reason, body[j + 2 :], None)
+        if action.startswith("copy from "):
+            return self._copy_from(proto, account, pid, session, host, body)
+        kind = _MAILBOX_EVENTS.get(action)
+        if kind is not None:
+            return self._mailbox(proto, account, pid, session, host, kind, body[j + 2 :])
+        kind = _MAIL_LOG_1X.get(action)
+        if kind is not None:
+            return self._mail_log_1x(proto, account, pid, session, host, kind, body[j + 2 :], None)
+        if action.startswith("copy -> "):  # 1.x: `copy -> Trash: uid=…, msgid=…[, box=…]`
+            k = body.find(": uid=")
+            if k < 0:
+                return None
+            return self._mail_log_1x(proto, account, pid, session, host, COPY, body[k + 2 :], body[8:k])
+        return None
+
+    def _logout(
+        self,
+        proto: str,
+        account: str,
+        pid: int | None,
+        session: str | None,
+        body: str,
+        host: str,
+    ) -> Event | Malformed | None:
+        m = _STATS_START.search(body)
+        if m is None:
+            head, stats = body, ""
+        else:
+            head, stats = body[: m.start()], body[m.end() :]
+        if head.startswith("Disconnected: "):
+            head = head[14:]
+        p = head.find(" (")
+        reason = head if p < 0 else head[:p]
+        deleted = messages = size = deleted_bytes = expunged = trashed = None
+        bytes_in = bytes_out = None
+        if stats:
+            if "=%" in stats:
+                # a 2.3 logout format on 2.4 prints its variables literally (froxlor #1363)
+                self.dovecot24 = True
+            for name, a, b in _STAT.findall(stats):
+                if name == "in" or name == "rcvd":
+                    bytes_in = int(a)
+                elif name == "out" or name == "sent":
+                    bytes_out = int(a)
+                elif name == "deleted":
+                    deleted = int(a)
+                elif name == "expunged":
+                    expunged = int(a)
+                elif name == "trashed":
+                    trashed = int(a)
+                elif name == "del" and b:
+                    deleted = int(a)
+                    second = int(b)
+                    # up to 2.3 del=D/M is D of M messages; 2.4's default writes deleted
+                    # bytes there. D > M can only be bytes (docs/parser.md).
+                    if self.dovecot24 or deleted > second:
+                        deleted_bytes = second
+                    else:
+                        messages = second
+                elif name == "size":
+                    size = int(a)
+                elif (name == "bytes" or name == "total") and b:
+                    bytes_in, bytes_out = int(a), int(b)
+            for n in (deleted, messages, expunged, trashed):
+                if n is not None and n > _INT32:
+                    return _BAD_NUMBER
+        ts = self._when()
+        if ts is None:
+            return _BAD_TIME
+        return Event(
+            ts,
+            host,
+            proto,
+            LOGOUT,
+            account,
+            None,
+            session,
+            pid,
+            deleted,
+            messages,
+            size,
+            deleted_bytes,
+            expunged,
+            trashed,
+            bytes_in,
+            bytes_out,
+            reason=reason,
+        )
+
+    def _mail_log(
+        self,
+        proto: str,
+        account: str,
+        pid: int | None,
+        session: str | None,
+        host: str,
+        kind: str,
+        reason: str | None,
+        fields: str,
+        source_box: str | None,
+    ) -> Event | Malformed | None:
+        text = ", " + fields
+        for pattern in _FIELD_READINGS:
+            m = pattern.fullmatch(text)
+            if m is not None:
+                break
+        else:
+            return Malformed(f"mail_log {kind} fields not understood")
+        box, uid, msgid, size = m.group(1, 2, 3, 4)
+        ts = self._when()
+        if ts is None:
+            return _BAD_TIME
+        if source_box is not None:  # copy: the message was copied from source_box into box
+            mailbox, mailbox_to = source_box, box
+        else:
+            mailbox, mailbox_to = box, None
+        return Event(
+            ts,
+            host,
+            proto,
+            kind,
+            account,
+            None,
+            session,
+            pid,
+            size=int(size) if size and size != "error" else None,
+            mailbox=mailbox,
+            mailbox_to=mailbox_to,
+            message_id=msgid,
+            uid=int(uid) if uid else None,
+            reason=reason,
+        )
+
+    def _copy_from(
+        self,
+        proto: str,
+        account: str,
+        pid: int | None,
+        session: str | None,
+        host: str,
+        body: str,
+    ) -> Event | Malformed | None:
+        # `copy from <source box>: box=<dest>, …`: the source name may hold `: `; the first
+        # split after which the fields read is taken.
+        start = 10
+        j = body.find(": ", start)
+        while j >= 0:
+            event = self._mail_log(
+                proto, account, pid, session, host, COPY, None, body[j + 2 :], body[start:j]
+            )
+            if type(event) is Event:
+                return event
+            j = body.find(": ", j + 1)
+        return Malformed("mail_log copy fields not understood")
+
+    def _mailbox(
+        self,
+        proto: str,
+        account: str,
+        pid: int | None,
+        session: str | None,
+        host: str,
+        kind: str,
+        rest: str,
+    ) -> Event | Malformed | None:
+        mailbox_to = None
+        if kind == MAILBOX_RENAME:
+            # both names are the owner's and either may hold ` -> `; the first one splits
+            old, sep, new = rest.partition(" -> ")
+            if not sep:
+                return Malformed("Mailbox renamed without ` -> `")
+            rest, mailbox_to = old, new
+        ts = self._when()
+        if ts is None:
+            return _BAD_TIME
+        return Event(ts, host, proto, kind, account, None, session, pid, mailbox=rest, mailbox_to=mailbox_to)
+
+    def _mail_log_1x(
+        self,
+        proto: str,
+        account: str,
+        pid: int | None,
+        session: str | None,
+        host: str,
+        kind: str,
+        fields: str,
+        copy_to: str | None,
+    ) -> Event | Malformed | None:
+        m = _FIELDS_1X_BOX.fullmatch(fields) or _FIELDS_1X.fullmatch(fields)
+        if m is None:
+            return Malformed(f"mail_log {kind} fields not understood")
+        uid, msgid, box = m.group(1, 2, 3)
+        ts = self._when()
+        if ts is None:
+            return _BAD_TIME
+        return Event(
+            ts,
+            host,
+            proto,
+            kind,
+            account,
+            None,
+            session,
+            pid,
+            mailbox=box or "INBOX",  # 1.x left box= out for INBOX
+            mailbox_to=copy_to,
+            message_id=msgid,
+            uid=int(uid),
+        )
+
+    # ------------------------------------------------------------------ auth process
+    def _auth_process(self, msg: str, host: str) -> Event | Malformed | None:
+        m = _AUTH_PREFIX.match(msg)
+        if m is None:
+            return None
+        inner, brackets = m.group(2), m.group(3)
+        rest = msg[m.end() :]
+        user = ip = session = None
+        if brackets:
+            # 2.4: `auth-worker(user,ip)<pid><session>: request [N]: sql: Password mismatch`,
+            # `auth(user,ip,sasl:plain)<session>: sql: …` — the request is in the prefix
+            self.dovecot24 = True
+            for part in brackets[1:-1].split("><"):
+                # <pid> is the auth worker's, not a mail process's: not kept
+                if not (part.isascii() and part.isdigit()):
+                    session = part or None
+            who = inner or ""
+            k = who.rfind(",sasl:")
+            if k >= 0:
+                who = who[:k]
+            c = who.rfind(",")
+            if c >= 0 and self._valid_ip(who[c + 1 :]):
+                user, ip = who[:c], who[c + 1 :]
+            else:
+                user = who
+            m2 = _AUTH_REQUEST.match(rest)
+            if m2 is not None:
+                rest = rest[m2.end() :]
+            if rest.startswith("Info: "):
+                rest = rest[6:]
+            elif rest.startswith(_NOT_INFO):
+                return None
+            reason = _without_password(rest)
+        else:
+            # 2.3 workers: `conn unix:auth-worker (pid=…,uid=…): auth-worker<5>: ` before the
+            # check, after the level in Dovecot's own file and before it in syslog
+            if rest.startswith("Info: "):
+                rest = rest[6:]
+            elif rest.startswith(_NOT_INFO):
+                return None
+            m2 = _AUTH_WORKER_CONN.match(rest)
+            if m2 is not None:
+                rest = rest[m2.end() :]
+                if rest.startswith("Info: "):
+                    rest = rest[6:]
+                elif rest.startswith(_NOT_INFO):
+                    return None
+            m3 = _AUTH_CHECK.fullmatch(_without_password(rest))
+            if m3 is None:
+                return None
+            driver, user, ip, session, text = m3.groups()
+            if not self._valid_ip(ip):
+                return None
+            reason = driver + ": " + text
+        if not user or user == "?" or _AUTH_REASONS.search(reason) is None:
+            return None
+        ts = self._when()
+        if ts is None:
+            return _BAD_TIME
+        return Event(ts, host, "auth", AUTH_FAIL, user, ip, session, reason=reason)
+
+    # ------------------------------------------------------------------ values
+    def _valid_ip(self, text: str) -> bool:
+        """An address PostgreSQL's inet takes: IPv4, IPv6, IPv4-mapped (kept as written)."""
+        ok = self._ips.get(text)
+        if ok is None:
+            if _IPV4.fullmatch(text) is not None:
+                ok = True
+            elif ":" in text and "%" not in text:
+                try:
+                    ipaddress.IPv6Address(text)
+                    ok = True
+                except ValueError:
+                    ok = False
+            else:
+                ok = False
+            if len(self._ips) >= _IP_CACHE_MAX:
+                self._ips.clear()
+            self._ips[text] = ok
+        return ok
+
+
+def _without_password(text: str) -> str:
+    # auth_debug_passwords=yes appends ` (given password: …)`; the password is the client's
+    k = text.rfind(" (given password: ")
+    return text if k < 0 else text[:k]
