@@ -1,0 +1,539 @@
+"""The live follower: tails log files through rotation, crashes and outages into PostgreSQL, exactly once."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO
+
+import psycopg
+import sqlalchemy as sa
+from mailtrail.env import ConfigError, env_float, env_int, env_list, env_zone, to_zone
+
+from ingest.sink import Batch, CheckpointConflict, Sink, SourceState
+from ingest.source import (
+    FINGERPRINT_BYTES,
+    ReadResult,
+    fingerprint,
+    fingerprint_of,
+    is_gzip,
+    open_log,
+    read_lines,
+)
+from ingest.watch import (
+    Candidate,
+    Pattern,
+    Waker,
+    belongs_to,
+    directories,
+    discover,
+    gzip_isize,
+    parse_patterns,
+)
+
+# The invariants, kept here and nowhere else:
+#   * A tail never reads past what it has committed: each batch starts at the source's
+#     committed byte_offset and is committed (rows + offset, one transaction, conditional on
+#     that offset) before the next is read. A batch that cannot be committed (the database is
+#     down) is kept in memory and retried as it is; nothing after it is read meanwhile.
+#   * One tail per fingerprint: a file seen at two places at once (a copytruncate copy being
+#     written, a rotated file and its .gz) is read from one of them only.
+#   * A file that was rotated is read to its end before its successor: rotated tails are
+#     pumped before live ones in every cycle.
+# After SIGKILL the committed offsets are the whole truth: the next start resumes each file,
+# wherever rotation has put it, at its offset, so no line is stored twice or skipped.
+
+# A rotated plain file is kept open this long after its last growth: rsyslog and Dovecot
+# write to the renamed file until they are told to reopen (postrotate), which can lag.
+ROTATED_GRACE = 5.0
+# Larger than a typical cycle's read, small enough that one transaction stays short.
+BATCH_LINES = 50_000
+# A live file's turns per cycle, so that one busy file cannot starve the others.
+LIVE_BATCHES_PER_CYCLE = 4
+# A .gz this recently written may still be being compressed: its end is not final yet.
+GZIP_SETTLE = 2.0
+
+
+def _say(msg: str) -> None:
+    print(f"follow: {msg}", file=sys.stderr, flush=True)
+
+
+class DatabaseDown(Exception):
+    """The database did not answer; the follower waits and retries, losing nothing."""
+
+
+_OUTAGE = (sa.exc.OperationalError, sa.exc.InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+
+
+@dataclass
+class Settings:
+    patterns: list[Pattern]
+    read_from: str = "beginning"
+    tz: object = None
+    host: str = ""
+    inotify: bool = True
+    poll_seconds: float = 0.5
+    batch_seconds: float = 0.1
+    batch_lines: int = BATCH_LINES
+
+
+@dataclass
+class Tail:
+    """One file being read: its open handle, its source row, its parser."""
+
+    fp: str
+    path: str
+    fh: BinaryIO
+    gz: bool
+    dev: int
+    ino: int
+    state: SourceState
+    parser: object
+    pattern: Pattern
+    live: bool
+    mtime: float
+    size_seen: int = -1
+    pending: Batch | None = None
+    last_growth: float = field(default_factory=time.monotonic)
+    error_said: bool = False
+
+    def close(self) -> None:
+        try:
+            self.fh.close()
+        except OSError:
+            pass
+
+
+class Follower:
+    def __init__(self, settings: Settings, engine: sa.Engine, log=_say) -> None:
+        from ingest.correlate import Correlator
+
+        self.settings = settings
+        self.engine = engine
+        self.sink = Sink(engine)
+        self.log = log
+        self.correlator = Correlator()  # shared: a session's login and logout may straddle a rotation
+        self.tails: dict[str, Tail] = {}  # by fingerprint
+        self.settled: set[tuple] = set()  # (dev, ino, size, mtime_ns) of files with nothing to read
+        self.fingerprints: dict[tuple, str | None] = {}  # same key → fingerprint
+        self.ignored: set[str] = set()  # paths said to be ignored (said once)
+        self.history: dict[Pattern, float | None] = {}
+        self.first_scan = True
+        self.stop = threading.Event()
+        self.rescan = True
+        self._last_scan = 0.0
+
+    # ------------------------------------------------------------------------------ loop
+
+    def run(self) -> int:
+        s = self.settings
+        waker = Waker(directories(s.patterns), s.inotify, self.log)
+        self._waker = waker
+        how = "inotify + polling" if waker.inotify else "polling"
+        self.log(
+            f"following {', '.join(p.glob for p in s.patterns)} ({how} every {s.poll_seconds:g}s; "
+            f"batches of up to {s.batch_lines:,} lines or {s.batch_seconds:g}s)"
+        )
+        down_since: float | None = None
+        delay = 0.5
+        ready = False
+        try:
+            while not self.stop.is_set():
+                try:
+                    if waker.rescan.is_set():
+                        waker.rescan.clear()
+                        self.rescan = True
+                    self.cycle()
+                    if not ready:
+                        ready = True
+                        self.log(f"ready: {len(self.tails)} file(s) open")
+                    if down_since is not None:
+                        self.log(f"database is back after {time.monotonic() - down_since:.0f}s; catching up")
+                        down_since, delay = None, 0.5
+                except DatabaseDown as exc:
+                    if down_since is None:
+                        down_since = time.monotonic()
+                        held = sum(1 for t in self.tails.values() if t.pending is not None)
+                        self.log(
+                            f"database unavailable ({exc}); every file stays at its committed offset "
+                            f"({held} batch(es) held in memory); retrying with backoff"
+                        )
+                    self.stop.wait(delay)
+                    delay = min(delay * 2, 10.0)
+                    self.rescan = True
+                    continue
+                if self.stop.is_set():
+                    break
+                if waker.wait(s.poll_seconds) and s.batch_seconds > 0:
+                    # a line just arrived: give its neighbours a moment to join its batch
+                    self.stop.wait(s.batch_seconds)
+        finally:
+            waker.stop()
+            self._finish()
+        return 0
+
+    def _finish(self) -> None:
+        """On SIGTERM: commit what was read (once, no retries) and close every file."""
+        held = 0
+        for tail in list(self.tails.values()):
+            if tail.pending is not None:
+                try:
+                    self._commit(tail, tail.pending)
+                except DatabaseDown:
+                    held += 1  # its lines stay unread in the file: the next start reads them
+            tail.close()
+        self.tails.clear()
+        self.log(
+            "stopped"
+            + (f"; {held} uncommitted batch(es) left in their files for the next start" if held else "")
+        )
+
+    def request_stop(self, *_: object) -> None:
+        self.stop.set()
+        waker = getattr(self, "_waker", None)
+        if waker is not None:
+            waker.poke()
+
+    def cycle(self) -> None:
+        now = time.monotonic()
+        if self.rescan or now - self._last_scan >= self.settings.poll_seconds:
+            self.rescan = False
+            self.scan()
+            self._last_scan = time.monotonic()
+        # rotated files first (oldest first), so a file's tail is read before its successor
+        for tail in sorted(self.tails.values(), key=lambda t: (t.live, t.mtime, t.path)):
+            if self.stop.is_set() and tail.pending is None:
+                continue
+            self.pump(tail)
+
+    # ------------------------------------------------------------------------------ reading
+
+    def pump(self, tail: Tail) -> None:
+        """Read and commit what a file holds now, batch by batch."""
+        if tail.pending is not None:
+            self._commit(tail, tail.pending)
+        turns = 0
+        result = ReadResult()
+        while not self.stop.is_set():
+            if not tail.gz and not self._same_content(tail):
+                self._lost_identity(tail)
+                return
+            batch = Batch(start=tail.state.byte_offset)
+            result = ReadResult()
+            # a compressed file never grows (scan opens one only once it is settled)
+            lines = read_lines(tail.fh, batch.start, result, final=tail.gz)
+            from ingest.pipeline import fill_batch
+
+            exhausted = fill_batch(
+                lines, batch, tail.parser, self.correlator, tail.state.id, self.settings.batch_lines
+            )
+            lines.close()
+            if not tail.gz and not self._same_content(tail):
+                # truncated (and rewritten) while we read: what we read may be the new content
+                self._restore_parser(tail)
+                self._lost_identity(tail)
+                return
+            if batch.end != batch.start:
+                tail.pending = batch
+                self._commit(tail, batch)
+                tail.last_growth = time.monotonic()
+            if result.error and not tail.error_said:
+                tail.error_said = True
+                self.log(f"{tail.path}: stopped at byte {result.offset:,}: {result.error}")
+            if exhausted or result.error:
+                break
+            turns += 1
+            if tail.live and turns >= LIVE_BATCHES_PER_CYCLE:
+                self._waker.poke()  # more to read: come back at once
+                break
+        if self.stop.is_set():
+            return
+        if tail.gz:
+            self._close(tail, "read to its end" if not result.error else "unreadable past here")
+        elif not tail.live and time.monotonic() - tail.last_growth > ROTATED_GRACE:
+            self._close(tail, "rotated and read to its end")
+
+    def _commit(self, tail: Tail, batch: Batch) -> None:
+        size = None
+        if not tail.gz:
+            try:
+                size = os.fstat(tail.fh.fileno()).st_size
+            except OSError:
+                size = None
+        try:
+            self.sink.commit(tail.state, batch, size=size)
+        except CheckpointConflict as exc:
+            # Another writer, or our own commit whose acknowledgement was lost in an outage:
+            # the database's offset is the truth, so start again from it.
+            tail.pending = None
+            self._reload(tail)
+            self.log(f"{tail.path}: {exc}; resuming from the committed offset {tail.state.byte_offset:,}")
+            return
+        except _OUTAGE as exc:
+            raise DatabaseDown(_reason(exc)) from exc
+        tail.pending = None
+
+    def _reload(self, tail: Tail) -> None:
+        try:
+            tail.state = self.sink.open_source(tail.fp, tail.path, tail.state.host)
+        except _OUTAGE as exc:
+            raise DatabaseDown(_reason(exc)) from exc
+        self._restore_parser(tail)
+
+    def _restore_parser(self, tail: Tail) -> None:
+        tail.parser = self._parser(tail.pattern, tail.state)
+
+    def _parser(self, pattern: Pattern, state: SourceState):
+        from ingest.parse import Parser
+
+        parser = Parser(self.settings.tz, host=pattern.host or self.settings.host or state.host)
+        if state.year is not None:
+            parser.restore_year_state(state.year, state.month)
+        return parser
+
+    def _same_content(self, tail: Tail) -> bool:
+        """False when the file under our handle was truncated or rewritten (copytruncate)."""
+        fd = tail.fh.fileno()
+        st = os.fstat(fd)
+        if st.st_size < tail.state.byte_offset:
+            return False
+        if st.st_size != tail.size_seen:
+            tail.size_seen = st.st_size
+            tail.mtime = st.st_mtime
+            head = os.pread(fd, FINGERPRINT_BYTES, 0)
+            if fingerprint_of(io.BytesIO(head)) != tail.fp:
+                return False
+        return True
+
+    def _lost_identity(self, tail: Tail) -> None:
+        # copytruncate: the lines between our offset and the truncation are in the copy
+        # (mail.log.1, same fingerprint); the next scan finds it and resumes there.
+        self.log(
+            f"{tail.path}: truncated or replaced under us at byte {tail.state.byte_offset:,} "
+            "(copytruncate); finishing it from its rotated copy when one is found"
+        )
+        tail.pending = None
+        tail.close()
+        del self.tails[tail.fp]
+        self.rescan = True
+        self.scan()
+
+    def _close(self, tail: Tail, why: str) -> None:
+        if tail.pending is not None:
+            return
+        self.log(f"{tail.path}: {why} at byte {tail.state.byte_offset:,}; closed")
+        tail.close()
+        self.tails.pop(tail.fp, None)
+
+    # ------------------------------------------------------------------------------ finding files
+
+    def scan(self) -> None:
+        """Find files to read: new ones, rotated ones, compressed ones; mark what is live."""
+        if self.first_scan:
+            self._load_history()
+        by_inode = {(t.dev, t.ino): t for t in self.tails.values() if not t.gz}
+        for t in self.tails.values():
+            t.live = False
+        candidates = discover(self.settings.patterns)
+        candidates.sort(key=lambda c: (not c.live, c.path))  # the live file claims its fingerprint
+        for c in candidates:
+            try:
+                st = os.stat(c.path)
+            except OSError:
+                continue
+            held = by_inode.get((st.st_dev, st.st_ino))
+            if held is not None:
+                if held.path != c.path and not c.live:
+                    self.log(f"{held.path}: rotated to {c.path}; reading it to its end")
+                held.path = c.path
+                held.live = held.live or c.live
+                continue
+            key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            if key in self.settled:
+                continue
+            if key not in self.fingerprints:
+                self.fingerprints[key] = fingerprint(c.path)
+            fp = self.fingerprints[key]
+            if fp is None or fp in self.tails:
+                continue  # no complete first line yet, or read at another place
+            self._consider(c, st, key, fp)
+        if self.first_scan:
+            self.first_scan = False
+            started = time.time()
+            for p in self.settings.patterns:
+                if self.history.get(p) is None:
+                    self.history[p] = started
+        if len(self.fingerprints) > 10_000:
+            self.fingerprints.clear()
+
+    def _consider(self, c: Candidate, st: os.stat_result, key: tuple, fp: str) -> None:
+        gz = is_gzip(c.path)
+        if gz and time.time() - st.st_mtime < GZIP_SETTLE:
+            self.rescan = True  # still being compressed: look again once it is complete
+            return
+        row = self._known(fp)
+        start = 0
+        if row is not None:
+            offset = row.byte_offset
+            if gz:
+                if gzip_isize(c.path) == offset % 2**32:
+                    self.settled.add(key)
+                    return
+            elif st.st_size < offset:
+                self.log(
+                    f"{c.path}: shorter ({st.st_size:,} bytes) than its checkpoint ({offset:,}); not read"
+                )
+                self.settled.add(key)
+                return
+            elif st.st_size == offset and not c.live:
+                self.settled.add(key)
+                return
+        else:
+            history = self.history.get(c.pattern)
+            if c.live and c.matched:
+                if history is None and self.settings.read_from == "end":
+                    start = -1
+            elif c.matched and (history is not None or self.settings.read_from == "beginning"):
+                pass  # a rotated file the glob names: read it
+            elif not c.matched and history is not None and st.st_mtime >= history - 1:
+                pass  # written while we were following (during a restart): read it
+            else:
+                if c.path not in self.ignored:
+                    self.ignored.add(c.path)
+                    self.log(f"{c.path}: older than this follower's history; not read (use backfill)")
+                self.settled.add(key)
+                return
+        try:
+            fh = open_log(c.path)
+        except OSError as exc:
+            self.log(f"{c.path}: cannot open: {exc.strerror or exc}")
+            return
+        try:
+            # the handle must be the same file we fingerprinted (it may have been replaced)
+            fst = os.fstat(fh.fileno())
+            if (fst.st_dev, fst.st_ino) != (st.st_dev, st.st_ino) or fingerprint_of(fh) != fp:
+                fh.close()
+                self.rescan = True
+                return
+            host = c.pattern.host or self.settings.host
+            state = self.sink.open_source(fp, c.path, host)
+            if row is None and start < 0:
+                end = _last_line_end(fh.fileno(), fst.st_size)
+                self.sink.commit(state, Batch(start=state.byte_offset, end=end))
+                self.log(f"{c.path}: new, starting at its end (byte {end:,}; --read-from end)")
+            elif row is None:
+                self.log(f"{c.path}: new, reading from its beginning")
+            elif state.byte_offset:
+                self.log(f"{c.path}: resuming at byte {state.byte_offset:,}")
+        except _OUTAGE as exc:
+            fh.close()
+            raise DatabaseDown(_reason(exc)) from exc
+        except BaseException:
+            fh.close()
+            raise
+        self.tails[fp] = Tail(
+            fp=fp,
+            path=c.path,
+            fh=fh,
+            gz=gz,
+            dev=st.st_dev,
+            ino=st.st_ino,
+            state=state,
+            parser=self._parser(c.pattern, state),
+            pattern=c.pattern,
+            live=c.live,
+            mtime=st.st_mtime,
+        )
+        if self.history.get(c.pattern) is None and not self.first_scan:
+            self.history[c.pattern] = time.time()
+
+    def _known(self, fp: str):
+        from ingest.schema import source
+
+        try:
+            with self.engine.connect() as conn:
+                return conn.execute(
+                    sa.select(source.c.byte_offset, source.c.created_at).where(source.c.fingerprint == fp)
+                ).first()
+        except _OUTAGE as exc:
+            raise DatabaseDown(_reason(exc)) from exc
+
+    def _load_history(self) -> None:
+        """When each pattern was first followed (its oldest source row), or None if never."""
+        from ingest.schema import source
+
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(sa.select(source.c.path, source.c.created_at)).all()
+        except _OUTAGE as exc:
+            raise DatabaseDown(_reason(exc)) from exc
+        for p in self.settings.patterns:
+            times = [r.created_at for r in rows if belongs_to(p, r.path)]
+            self.history[p] = min(times).timestamp() if times else None
+
+
+def _last_line_end(fd: int, size: int) -> int:
+    """The offset just after the last newline at or before `size` (0 when there is none)."""
+    pos = size
+    while pos > 0:
+        n = min(65536, pos)
+        chunk = os.pread(fd, n, pos - n)
+        i = chunk.rfind(b"\n")
+        if i >= 0:
+            return pos - n + i + 1
+        pos -= n
+    return 0
+
+
+def _reason(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
+    return f"{type(orig).__name__}: {text}"[:200] if text else type(orig).__name__
+
+
+# ---------------------------------------------------------------------------------- command
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    entries = list(args.paths) or env_list("MAILTRAIL_FOLLOW")
+    if not entries:
+        raise ConfigError("no files to follow: give PATH|GLOB arguments or set MAILTRAIL_FOLLOW")
+    tz = to_zone(args.tz, "--tz") if args.tz else env_zone("MAILTRAIL_TZ")
+    return Settings(
+        patterns=parse_patterns(entries),
+        read_from=args.read_from,
+        tz=tz,
+        host=args.host,
+        inotify=not args.poll,
+        poll_seconds=env_float("MAILTRAIL_FOLLOW_POLL_SECONDS", 0.5, minimum=0.05),
+        batch_seconds=env_float("MAILTRAIL_FOLLOW_BATCH_SECONDS", 0.1, minimum=0.0),
+        batch_lines=env_int("MAILTRAIL_FOLLOW_BATCH_LINES", BATCH_LINES, minimum=1),
+    )
+
+
+def make_engine() -> sa.Engine:
+    from mailtrail.database import sqlalchemy_url
+
+    # connect_timeout: a database host that does not answer must not hold SIGTERM for minutes
+    return sa.create_engine(sqlalchemy_url(), pool_pre_ping=True, connect_args={"connect_timeout": 5})
+
+
+def follow_command(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    engine = make_engine()
+    follower = Follower(settings, engine)
+    signal.signal(signal.SIGTERM, follower.request_stop)
+    signal.signal(signal.SIGINT, follower.request_stop)
+    started = datetime.now().astimezone().isoformat(timespec="seconds")
+    _say(f"started {started}, pid {os.getpid()}")
+    try:
+        return follower.run()
+    finally:
+        engine.dispose()
