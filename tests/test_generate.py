@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import re
 import subprocess
 import sys
@@ -213,3 +214,14 @@ def test_the_generate_command_writes_the_requested_lines(tmp_path: Path):
     lines = gzip.decompress(out.read_bytes()).decode().splitlines()
     assert len(lines) == 2500
     assert any(" dovecot: imap-login: Login: " in line for line in lines)
+
+
+def test_the_bundled_samples_are_what_the_generator_makes(tmp_path: Path):
+    spec = importlib.util.spec_from_file_location("make_samples", PROJECT_DIR / "samples" / "make_samples.py")
+    make_samples = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_samples)
+    current, rotated = make_samples.build()
+    assert (PROJECT_DIR / "samples" / "mail.log").read_text() == current, "run samples/make_samples.py"
+    assert gzip.decompress((PROJECT_DIR / "samples" / "mail.log.1.gz").read_bytes()) == rotated
+    total = sum(p.stat().st_size for p in (PROJECT_DIR / "samples").iterdir())
+    assert total < 1_000_000
