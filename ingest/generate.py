@@ -377,17 +377,20 @@ class _World:
         return s
 
     def _mail_log(self, t: float, s: _Session, kind: str, action: str, box: str,
-                  msg: tuple[int, str, int, str], **fields: object) -> None:  # fmt: skip
+                  msg: tuple[int, str, int, str], source: str | None = None) -> None:  # fmt: skip
         """One mail_log line: `<action>: box=, uid=, msgid=, size=, from=` as the fixture sets.
 
-        2.3.19 logs size= on delete and undelete too (docs/testing-dovecot.md).
+        2.3.19 logs size= on delete and undelete too (docs/testing-dovecot.md). A copy's
+        event is from `source` (mailbox) into box= (mailbox_to).
         """
         uid, mid, size, frm = msg
         box, mid = sanitize(box, 64), sanitize(mid, 80)
+        mailbox, mailbox_to = (box, None) if source is None else (source, box)
         self.put(
             t,
             f"{s.prefix}{action}: box={box}, uid={uid}, msgid={mid}, size={size}, from={sanitize(frm, 80)}",
-            self.truth and s.event(kind, mailbox=box, message_id=mid, uid=uid, size=size, **fields),
+            self.truth
+            and s.event(kind, mailbox=mailbox, mailbox_to=mailbox_to, message_id=mid, uid=uid, size=size),
         )
 
     def _imap(self, t: float) -> None:
@@ -410,7 +413,7 @@ class _World:
                 copied = (acct.other_uid, *msg[1:])
                 acct.other_uid += 1
                 # `copy from INBOX: box=Trash, uid=<new uid>`: box= is the destination
-                self._mail_log(now, s, COPY, "copy from INBOX", "Trash", copied, mailbox_to="Trash")
+                self._mail_log(now, s, COPY, "copy from INBOX", "Trash", copied, source="INBOX")
                 if flag:
                     self._mail_log(now, s, FLAG_DELETE, "delete", "INBOX", msg)
                     deleted += 1

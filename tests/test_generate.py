@@ -225,3 +225,23 @@ def test_the_bundled_samples_are_what_the_generator_makes(tmp_path: Path):
     assert gzip.decompress((PROJECT_DIR / "samples" / "mail.log.1.gz").read_bytes()) == rotated
     total = sum(p.stat().st_size for p in (PROJECT_DIR / "samples").iterdir())
     assert total < 1_000_000
+
+
+def test_the_parser_and_correlator_read_exactly_the_generated_ground_truth():
+    from ingest.correlate import Correlator
+    from ingest.event import Event
+    from ingest.parse import Parser
+
+    parser, correlator = Parser(UTC, now=END), Correlator()
+    want: Counter[tuple[str, str]] = Counter()
+    got: Counter[tuple[str, str]] = Counter()
+    for line, truth in events(60_000, accounts=150, seed=11):
+        event = parser.parse_line(line)
+        if type(event) is Event:
+            event = correlator.process(event)
+            got[event.protocol, event.kind] += 1
+        if truth is not None:
+            want[truth.protocol, truth.kind] += 1
+        assert event == truth, line  # every field, ip of the session's login included
+    assert got == want
+    assert sum(want.values()) > 20_000
