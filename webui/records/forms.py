@@ -67,6 +67,7 @@ class Period:
 
 
 class PeriodForm(forms.Form):
+    max_days = MAX_DAYS
     date = forms.DateField(label=_("Date"), required=False, widget=DateInput())
     end = forms.DateField(label=_("to"), required=False, widget=DateInput())
     hide = forms.MultipleChoiceField(
@@ -102,7 +103,7 @@ class PeriodForm(forms.Form):
         if last < first:
             raise forms.ValidationError(_("The end date is before the start date."))
         if (last - first).days + 1 > MAX_DAYS:
-            raise forms.ValidationError(_("A range may cover at most %(days)d days.") % {"days": MAX_DAYS})
+            raise forms.ValidationError(_("A range may cover at most %(days)s days.") % {"days": MAX_DAYS})
         data["period"] = Period(first, last, frozenset(data.get("hide") or ()), data.get("after"), today)
         return data
 
