@@ -90,7 +90,9 @@ def _stdin_lines(fh):
 
 
 def backfill_command(args: argparse.Namespace) -> int:
-    from ingest.sink import Sink, wait_for_database
+    import sqlalchemy as sa
+
+    from ingest.sink import CheckpointConflict, Sink, wait_for_database
 
     tz = _zone(args)
     engine = make_engine()
@@ -109,6 +111,13 @@ def backfill_command(args: argparse.Namespace) -> int:
         except OSError as exc:
             _say(f"{path}: cannot read: {exc.strerror or exc}")
             status = 1
+        except CheckpointConflict as exc:
+            _say(f"{path}: {exc}; stopped, nothing of the failed batch was written")
+            status = 1
+        except sa.exc.DBAPIError as exc:
+            first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            _say(f"{path}: database error, stopped at the last committed batch: {first}")
+            return 1
     return status
 
 
@@ -117,6 +126,7 @@ def backfill_file(path, sink, correlator, tz, year, host, show_progress) -> int:
     from ingest.pipeline import fill_batch, looks_binary
     from ingest.sink import Batch
     from ingest.source import ReadResult, compressed_position, fingerprint_of, is_gzip, open_log, read_lines
+    from ingest.writer import BackgroundWriter
 
     size = os.path.getsize(path)
     gz = is_gzip(path)
@@ -139,19 +149,25 @@ def backfill_file(path, sink, correlator, tz, year, host, show_progress) -> int:
         bar = _progress(path, size, compressed_position(fh)) if show_progress else None
         totals = {"lines": 0, "events": 0, "skipped": 0, "bad": 0}
         started = time.monotonic()
-        while True:
-            batch = Batch(start=state.byte_offset)
-            done = fill_batch(lines, batch, parser, correlator, state.id, BATCH_LINES)
-            if batch.lines or batch.end != batch.start:
-                sink.commit(state, batch, size=None if gz else size)
-            totals["lines"] += batch.lines
-            totals["events"] += len(batch.events)
-            totals["skipped"] += batch.skipped
-            totals["bad"] += len(batch.bad)
-            if bar is not None:
-                bar.update(compressed_position(fh) - bar.n)
-            if done:
-                break
+        writer = BackgroundWriter(sink)
+        start = state.byte_offset
+        try:
+            while True:
+                batch = Batch(start=start)
+                done = fill_batch(lines, batch, parser, correlator, state.id, BATCH_LINES)
+                if batch.lines or batch.end != batch.start:
+                    writer.submit(state, batch, size=None if gz else size)
+                    start = batch.end
+                totals["lines"] += batch.lines
+                totals["events"] += len(batch.events)
+                totals["skipped"] += batch.skipped
+                totals["bad"] += len(batch.bad)
+                if bar is not None:
+                    bar.update(compressed_position(fh) - bar.n)
+                if done:
+                    break
+        finally:
+            writer.close()
         if bar is not None:
             bar.close()
     took = time.monotonic() - started

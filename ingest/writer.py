@@ -1,0 +1,54 @@
+"""A writer thread: the sink's COPY and commit run while the next batch is being parsed."""
+
+from __future__ import annotations
+
+import queue
+import threading
+
+from ingest.sink import Batch, Sink, SourceState
+
+# Order is the invariant: batches of one source are committed one after another, in the
+# order they were read, each conditional on the checkpoint the previous one left. The queue
+# holds at most `depth` batches, which bounds memory to (depth + 2) batches.
+
+
+class BackgroundWriter:
+    def __init__(self, sink: Sink, depth: int = 1) -> None:
+        self.sink = sink
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, state: SourceState, batch: Batch, size: int | None = None) -> None:
+        """Queue a batch; raises at once if an earlier batch failed."""
+        self._raise()
+        self._queue.put((state, batch, size))
+
+    def flush(self) -> None:
+        """Wait until every queued batch is committed; raise the first failure."""
+        self._queue.join()
+        self._raise()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                if self._error is None:  # after a failure, drain without writing
+                    state, batch, size = item
+                    self.sink.commit(state, batch, size)
+            except BaseException as exc:  # handed to the reading thread
+                self._error = exc
+            finally:
+                self._queue.task_done()
