@@ -174,6 +174,17 @@ class DovecotServer:
         (self.root / "mail").mkdir()
         os.chown(self.root / "mail", self.uid, self.gid)
         self._write_users()
+        self.log_path.touch()
+        # A free port can be taken by another test run before Dovecot binds it (several
+        # engineers share this machine): then Dovecot exits, and we try other ports.
+        for _ in range(3):
+            if self._launch(timeout):
+                return
+            if "Address already in use" not in self.diagnostics():
+                break
+        raise RuntimeError(f"Dovecot did not start listening:\n{self.diagnostics()}")
+
+    def _launch(self, timeout: float) -> bool:
         self.imap_port = free_port()
         self.pop3_port = free_port()
         while self.pop3_port == self.imap_port:
@@ -190,7 +201,6 @@ class DovecotServer:
             )
             + self.settings
         )
-        self.log_path.touch()
         stderr = open(self.root / "stderr.txt", "wb")  # the child keeps its own copy
         self._process = subprocess.Popen(
             [DOVECOT, "-F", "-c", str(self.config_path)],
@@ -205,8 +215,14 @@ class DovecotServer:
             while not self._accepts(port):
                 if self._process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"Dovecot did not start listening:\n{self.diagnostics()}")
+                    return False
                 time.sleep(0.05)
+        # a connection could have reached someone else's listener on a stolen port
+        time.sleep(0.05)
+        if self._process.poll() is not None:
+            self.stop()
+            return False
+        return True
 
     def _write_users(self) -> None:
         users = self.root / "users"

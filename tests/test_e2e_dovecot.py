@@ -209,6 +209,7 @@ def play_scenario(server: DovecotServer) -> Scenario:
 
     # Dovecot's log process writes a moment after the clients see their replies.
     server.wait_for_log("(auth failed, ", count=3)
+    server.wait_for_log("Info: Login: ", count=5)
     server.wait_for_log("Disconnected: Logged out ", count=4)
     server.wait_for_log("Disconnected: Connection closed top=")
     sc.finished = datetime.now(UTC)
