@@ -57,7 +57,8 @@ ROTATED_GRACE = 5.0
 BATCH_LINES = 50_000
 # A live file's turns per cycle, so that one busy file cannot starve the others.
 LIVE_BATCHES_PER_CYCLE = 4
-# A .gz this recently written may still be being compressed: its end is not final yet.
+# A .gz that ends early and was written this recently is still being compressed: a later
+# scan reads the rest. One older than this that ends early is damaged: said once, settled.
 GZIP_SETTLE = 2.0
 
 
@@ -100,6 +101,7 @@ class Tail:
     live: bool
     mtime: float
     size_seen: int = -1
+    key: tuple = ()  # (dev, ino, size, mtime_ns) when opened
     pending: Batch | None = None
     last_growth: float = field(default_factory=time.monotonic)
     error_said: bool = False
@@ -244,7 +246,7 @@ class Follower:
                 tail.pending = batch
                 self._commit(tail, batch)
                 tail.last_growth = time.monotonic()
-            if result.error and not tail.error_said:
+            if result.error and not tail.error_said and not tail.gz:
                 tail.error_said = True
                 self.log(f"{tail.path}: stopped at byte {result.offset:,}: {result.error}")
             if exhausted or result.error:
@@ -256,7 +258,14 @@ class Follower:
         if self.stop.is_set():
             return
         if tail.gz:
-            self._close(tail, "read to its end" if not result.error else "unreadable past here")
+            if not result.error:
+                self._close(tail, "read to its end")
+            elif time.time() - tail.mtime > GZIP_SETTLE:
+                self._close(tail, f"unreadable past here ({result.error})")
+                self.settled.add(tail.key)
+            else:
+                # still being compressed: its complete lines are in; the rest on a later scan
+                self._close(tail, "read as far as it is written", quiet=True)
         elif not tail.live and time.monotonic() - tail.last_growth > ROTATED_GRACE:
             self._close(tail, "rotated and read to its end")
 
@@ -325,10 +334,11 @@ class Follower:
         self.rescan = True
         self.scan()
 
-    def _close(self, tail: Tail, why: str) -> None:
+    def _close(self, tail: Tail, why: str, quiet: bool = False) -> None:
         if tail.pending is not None:
             return
-        self.log(f"{tail.path}: {why} at byte {tail.state.byte_offset:,}; closed")
+        if not quiet:
+            self.log(f"{tail.path}: {why} at byte {tail.state.byte_offset:,}; closed")
         tail.close()
         self.tails.pop(tail.fp, None)
 
@@ -375,9 +385,6 @@ class Follower:
 
     def _consider(self, c: Candidate, st: os.stat_result, key: tuple, fp: str) -> None:
         gz = is_gzip(c.path)
-        if gz and time.time() - st.st_mtime < GZIP_SETTLE:
-            self.rescan = True  # still being compressed: look again once it is complete
-            return
         row = self._known(fp)
         start = 0
         if row is not None:
@@ -450,6 +457,7 @@ class Follower:
             pattern=c.pattern,
             live=c.live,
             mtime=st.st_mtime,
+            key=key,
         )
         if self.history.get(c.pattern) is None and not self.first_scan:
             self.history[c.pattern] = time.time()

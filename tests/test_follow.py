@@ -97,8 +97,8 @@ class FollowProcess:
         self._err.close()
 
 
-@pytest.fixture
-def follow(tmp_path, clean_db):
+def follow_processes(tmp_path: Path):
+    """Start followers with start(*args, env=…); every one is stopped at the end."""
     started: list[FollowProcess] = []
 
     def start(*args: str, env: dict[str, str] | None = None) -> FollowProcess:
@@ -110,6 +110,11 @@ def follow(tmp_path, clean_db):
     yield start
     for p in started:
         p.stop()
+
+
+@pytest.fixture
+def follow(tmp_path, clean_db):
+    yield from follow_processes(tmp_path)
 
 
 def append(path: Path, *lines: bytes) -> None:
