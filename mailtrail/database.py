@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from mailtrail.env import ConfigError, env_str
+from mailtrail.env import ConfigError, env_int, env_str
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -70,6 +70,7 @@ def django_database(url: str | None = None) -> dict[str, object]:
             "HOST": str(pgdata),
             "PORT": "",
             "EMBEDDED_PGDATA": str(pgdata),
+            "OPTIONS": web_options({}),
         }
     url = database_url() if url is None else url
     from urllib.parse import parse_qs, unquote
@@ -83,8 +84,21 @@ def django_database(url: str | None = None) -> dict[str, object]:
         "PASSWORD": unquote(parts.password or ""),
         "HOST": query.pop("host", parts.hostname or ""),
         "PORT": str(parts.port or query.pop("port", "")),
-        "OPTIONS": query,
+        "OPTIONS": web_options(query),
     }
+
+
+def web_options(options: dict[str, str]) -> dict[str, str]:
+    """libpq options plus the web role's statement timeout (MAILTRAIL_WEB_STATEMENT_TIMEOUT_MS, 0: none).
+
+    A page must never hold the database for long, whatever its form let through.
+    """
+    ms = env_int("MAILTRAIL_WEB_STATEMENT_TIMEOUT_MS", 10000, minimum=0)
+    if ms == 0:
+        return options
+    extra = f"-c statement_timeout={ms}"
+    joined = f"{options['options']} {extra}" if options.get("options") else extra
+    return {**options, "options": joined}
 
 
 def sqlalchemy_url(url: str | None = None) -> str:

@@ -1,22 +1,64 @@
-"""Django settings, read from environment variables (see .env.example)."""
+"""Django settings, read from environment variables (docs/configuration.md, .env.example)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 from mailtrail.database import django_database
-from mailtrail.env import ConfigError, env_bool, env_list, env_str, env_zone
+from mailtrail.env import ConfigError, env_bool, env_int, env_list, env_str, env_zone
+
+from webui.accounts.config import read_mail_domains
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+
+def _proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """`X-Forwarded-Proto: https` → Django's ("HTTP_X_FORWARDED_PROTO", "https")."""
+    raw = env_str(name, "")
+    if not raw:
+        return None
+    header, sep, value = raw.partition(":")
+    if not sep or not header.strip() or not value.strip():
+        raise ConfigError(f"{name} must look like 'X-Forwarded-Proto: https', got {raw!r}")
+    return "HTTP_" + header.strip().upper().replace("-", "_"), value.strip()
+
+
+# A misconfigured variable stops every entry point (runserver, gunicorn, manage.py, tests)
+# here, with the variable's name in the message.
 try:
     DEBUG = env_bool("DJANGO_DEBUG", False)
     # Development without a secret gets a fixed, clearly-marked one; production must set it.
     SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-insecure-key-set-DJANGO_SECRET_KEY" if DEBUG else None)
     ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+    CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
     DATABASES = {"default": django_database()}
     TIME_ZONE = env_zone("MAILTRAIL_TZ").key  # the zone of the mail logs and of the day view
+
+    # Served over HTTPS (the default without DEBUG): redirect plain HTTP, secure cookies, HSTS.
+    HTTPS = env_bool("DJANGO_HTTPS", not DEBUG)
+    SECURE_PROXY_SSL_HEADER = _proxy_ssl_header("DJANGO_SECURE_PROXY_SSL_HEADER")
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000 if HTTPS else 0, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
+
+    # Owners sign in with account + domain; each domain's IMAP server judges the password.
+    MAILTRAIL_MAIL_DOMAINS = read_mail_domains()
+    MAILTRAIL_DEMO = env_bool("MAILTRAIL_DEMO", False)
+    # How many reverse proxies append to X-Forwarded-For in front of the site (0: none);
+    # the lock-out counts failures per client address, so it must see the real one.
+    MAILTRAIL_PROXY_COUNT = env_int("MAILTRAIL_PROXY_COUNT", 0, minimum=0)
+
+    # An idle session ends after this many seconds: every request moves the deadline on.
+    SESSION_COOKIE_AGE = env_int("MAILTRAIL_SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
+
+    AXES_FAILURE_LIMIT = env_int("MAILTRAIL_LOCKOUT_FAILURES", 5, minimum=1)
+    AXES_COOLOFF_TIME = timedelta(minutes=env_int("MAILTRAIL_LOCKOUT_MINUTES", 15, minimum=1))
+
+    LOG_LEVEL = env_str("MAILTRAIL_LOG_LEVEL", "INFO").upper()
+    if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"MAILTRAIL_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {LOG_LEVEL!r}")
 except ConfigError as exc:
     raise ImproperlyConfigured(str(exc)) from None
 
@@ -36,6 +78,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "webui.accounts.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -44,6 +87,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # last, so that it sees the lock-out flag the sign-in view's authenticate() call set
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "webui.urls"
@@ -57,6 +102,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -64,10 +110,59 @@ TEMPLATES = [
     },
 ]
 
+# --- sign-in -------------------------------------------------------------------------
+# Axes first: a locked-out account+address is refused before any password is checked.
+# ModelBackend before IMAP: staff and demo users have local passwords; IMAP-made users
+# have unusable ones, so ModelBackend passes them on to the mail server.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+    "webui.accounts.backends.ImapBackend",
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# Lock out an account at one address, so that a guesser cannot lock alice out from afar,
+# and one address cannot try many passwords for her.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "webui.accounts.views.locked_out"
+AXES_CLIENT_IP_CALLABLE = "webui.accounts.middleware.client_ip"
+AXES_SENSITIVE_PARAMETERS = ["password"]
+
+CAPTCHA_FONT_SIZE = 30
+CAPTCHA_LETTER_ROTATION = (-25, 25)
+CAPTCHA_TIMEOUT = 10  # minutes a challenge stays valid
+
+# --- transport and browser security ---------------------------------------------------
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+LANGUAGE_COOKIE_SECURE = HTTPS
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# No inline script and no inline style anywhere: scripts are static files (the captcha
+# refresh is webui/accounts/static/accounts/signin.js). webui/accounts/middleware.py sends it.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+# --- language and time ----------------------------------------------------------------
 LANGUAGE_CODE = "zh-hant"
 LANGUAGES = [("zh-hant", "正體中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "webui" / "locale"]
@@ -77,3 +172,14 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Passwords never reach a log: the backend logs account names only, and Django's error
+# reports hide POST fields named in sensitive_post_parameters (the sign-in view).
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "webui": {"handlers": ["console"], "level": LOG_LEVEL},
+    },
+}

@@ -1,0 +1,206 @@
+"""An authentication backend that asks the domain's IMAP server whether a mailbox password is right.
+
+Invariant: the password goes to the mail server and nowhere else. It is never stored (the
+Django user gets an unusable password), never logged, and never part of an exception message.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import ipaddress
+import logging
+import re
+import ssl
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import BaseBackend
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.hashers import make_password
+from django.http import HttpRequest
+from django.views.decorators.debug import sensitive_variables
+
+from webui.accounts.config import MailDomain, MailServer
+from webui.accounts.middleware import client_ip as client_address
+
+log = logging.getLogger(__name__)
+
+# RFC 5530 response codes that say "not now" rather than "no": the password was not judged.
+_UNAVAILABLE_CODES = {"UNAVAILABLE", "SERVERBUG", "PRIVACYREQUIRED"}
+# imaplib puts the server's text in the message, sometimes as a bytes repr: b'[CODE] text'
+_CODE = re.compile(r"^(?:b['\"])?\s*\[([A-Z-]+)")
+
+
+class MailServerUnavailable(Exception):
+    """The mail server could not be asked; this says nothing about the password."""
+
+
+def _tls_context(server: MailServer) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=server.ca_file)
+    if not server.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _open(server: MailServer) -> imaplib.IMAP4:
+    if server.security == "tls":
+        return imaplib.IMAP4_SSL(
+            server.host, server.port, ssl_context=_tls_context(server), timeout=server.timeout
+        )
+    conn = imaplib.IMAP4(server.host, server.port, timeout=server.timeout)
+    if server.security == "starttls":
+        try:
+            conn.starttls(ssl_context=_tls_context(server))
+        except BaseException:
+            conn.shutdown()
+            raise
+    return conn
+
+
+def _quote(text: str) -> str:
+    # imaplib quotes the password but sends the user name bare
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@sensitive_variables("password", "plain")
+def _login(conn: imaplib.IMAP4, login: str, password: str) -> None:
+    """Raise IMAP4.error when the server says NO; SASL PLAIN carries any UTF-8 password."""
+    if "AUTH=PLAIN" in conn.capabilities:
+        plain = b"\0" + login.encode() + b"\0" + password.encode()
+        conn.authenticate("PLAIN", lambda _challenge: plain)
+    elif "LOGINDISABLED" in conn.capabilities:
+        raise MailServerUnavailable(
+            "the server refuses plain-text LOGIN (LOGINDISABLED): use tls or starttls"
+        )
+    else:
+        conn.login(_quote(login), password)
+
+
+def _refused_for_now(error: imaplib.IMAP4.error) -> bool:
+    """True when a NO/BAD was about the server, not the password."""
+    text = str(error)
+    if "command error: BAD" in text:
+        return True
+    match = _CODE.match(text)
+    return bool(match and match.group(1) in _UNAVAILABLE_CODES)
+
+
+def _forward(conn: imaplib.IMAP4, client_ip: str | None) -> None:
+    """Tell the server whose sign-in this is (RFC 2971 ID; Dovecot's x-originating-ip)."""
+    try:
+        address = str(ipaddress.ip_address(client_ip or ""))
+    except ValueError:
+        return  # never put an unchecked header value into an IMAP command
+    conn.xatom("ID", f'("x-originating-ip" "{address}")')
+
+
+@sensitive_variables("password")
+def check_imap_password(server: MailServer, login: str, password: str, client_ip: str | None = None) -> bool:
+    """Whether `login` may sign in to `server` with `password`.
+
+    False: the server said the credentials are wrong (unknown user and wrong password look
+    the same, as they do to a mail client). MailServerUnavailable: the server could not
+    judge them (down, unreachable, slow, TLS failure, a protocol error or a temporary refusal).
+    """
+    try:
+        conn = _open(server)
+    except (OSError, imaplib.IMAP4.error, ssl.SSLError) as exc:
+        raise MailServerUnavailable(f"{server.host}:{server.port}: {type(exc).__name__}: {exc}") from None
+    broken = True
+    try:
+        try:
+            if server.forward_client_ip:
+                _forward(conn, client_ip)
+            _login(conn, login, password)
+        except imaplib.IMAP4.abort as exc:  # the connection broke: a subclass of error, so first
+            raise MailServerUnavailable(f"{server.host}:{server.port}: connection lost: {exc}") from None
+        except imaplib.IMAP4.error as exc:
+            if _refused_for_now(exc):
+                raise MailServerUnavailable(f"{server.host}:{server.port}: {exc}") from None
+            broken = False
+            return False
+        except UnicodeEncodeError:
+            broken = False
+            return False  # a non-ASCII password on a server with LOGIN only cannot be right there
+        except OSError as exc:
+            raise MailServerUnavailable(f"{server.host}:{server.port}: {type(exc).__name__}: {exc}") from None
+        broken = False
+        return True
+    finally:
+        _hang_up(conn, politely=not broken)
+
+
+def _hang_up(conn: imaplib.IMAP4, politely: bool) -> None:
+    # LOGOUT lets the server log a clean logout; after a timeout it would only wait again
+    if politely:
+        try:
+            conn.logout()
+            return
+        except (OSError, imaplib.IMAP4.error):
+            pass
+    try:
+        conn.shutdown()
+    except OSError:
+        pass
+
+
+class ImapBackend(BaseBackend):
+    """Signs in `account@domain` for a domain of MAILTRAIL_DOMAINS by asking its IMAP server.
+
+    On success the Django user named after the login name (what Dovecot logs, see
+    webui.accounts.mailbox_account) exists, with an unusable password. A user that has a
+    usable password or staff rights is never signed in this way: a mailbox of the same
+    name must not open a staff account.
+    """
+
+    @sensitive_variables("password")
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: object,
+    ) -> AbstractBaseUser | None:
+        domain, login = self.resolve(username)
+        if domain is None or not password:
+            return None
+        client_ip = client_address(request) if request is not None else None
+        if not check_imap_password(domain.server, login, password, client_ip):
+            log.info("IMAP sign-in refused for %r at %s", login, domain.server.host)
+            return None
+        return self.user_for(login)
+
+    @staticmethod
+    def resolve(username: str | None) -> tuple[MailDomain | None, str]:
+        """The configured domain of `account@domain` and the login name it implies.
+
+        Lower case, as Dovecot's default auth_username_format (%Lu) makes every name before
+        it looks the user up and logs it: `Alice` signs in as, and sees the events of, `alice`.
+        """
+        account, _, name = (username or "").lower().rpartition("@")
+        domain = settings.MAILTRAIL_MAIL_DOMAINS.get(name.lower())
+        if domain is None or not account:
+            return None, ""
+        return domain, domain.login_name(account)
+
+    @staticmethod
+    def user_for(login: str) -> AbstractBaseUser | None:
+        User = get_user_model()
+        user, created = User._default_manager.get_or_create(
+            **{User.USERNAME_FIELD: login}, defaults={"password": make_password(None)}
+        )
+        if created:
+            return user
+        if user.has_usable_password() or getattr(user, "is_staff", False) or not user.is_active:
+            log.warning("IMAP sign-in of %r refused: a local, staff or inactive user has that name", login)
+            return None
+        return user
+
+    def get_user(self, user_id: int) -> AbstractBaseUser | None:
+        User = get_user_model()
+        try:
+            user = User._default_manager.get(pk=user_id)
+        except User.DoesNotExist:
+            return None
+        return user if user.is_active else None
