@@ -361,6 +361,42 @@ def test_it_keeps_no_bad_lines_from_a_stock_dovecot(
     assert bad == []
 
 
+def test_the_live_follower_stores_a_real_pop3_session_within_seconds(
+    clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    from tests.test_follow import FollowProcess, wait_until
+
+    with running_dovecot() as srv:
+        srv.deliver(ALICE, message("<live1@example.edu>", 1))
+        srv.deliver(ALICE, message("<live2@example.edu>", 2))
+        follower = FollowProcess(tmp_path, ["--host", "mx-live", str(srv.log_path)])
+        try:
+            follower.wait_ready()
+            pop = srv.pop3(ALICE, source_ip=ALICE_POP3_IP)
+            pop.dele(2)
+            quit_at = time.monotonic()
+            pop.quit()
+
+            def stored() -> set[tuple]:
+                with clean_db.connect() as conn:
+                    return set(conn.execute(sa.text(
+                        "SELECT kind, host(ip), message_id, deleted FROM event"
+                        " WHERE host = 'mx-live' AND protocol = 'pop3'"
+                    )).all())  # fmt: skip
+
+            want = {
+                ("login", ALICE_POP3_IP, None, None),
+                ("message_delete", ALICE_POP3_IP, "<live2@example.edu>", None),
+                ("logout", ALICE_POP3_IP, None, 1),
+            }
+            assert wait_until(lambda: stored() == want, 10), (stored(), follower.output())
+            took = time.monotonic() - quit_at
+            assert follower.terminate() == 0, follower.output()
+        finally:
+            follower.stop()
+    assert took < 3
+
+
 def play_auth_verbose(server: DovecotServer) -> None:
     """Failed logins with auth_verbose on: the auth process adds a line per password check."""
     with pytest.raises(imaplib.IMAP4.error):
