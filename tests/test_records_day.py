@@ -176,3 +176,14 @@ def test_it_links_to_the_next_page_when_a_day_has_more_rows_than_a_page(alice, m
     second = alice.get(reverse("records:day") + first.context["next_page"])
     assert [r.event.id for r in second.context["rows"]] == ids[2:4]
     assert [r.number for r in second.context["rows"]] == [3, 4]
+
+
+def test_it_fills_the_date_picker_with_the_day_shown(alice):
+    body = alice.get(reverse("records:day")).content.decode()
+    assert f'name="date" value="{today().isoformat()}"' in body
+    first = today() - timedelta(days=2)
+    body = alice.get(
+        reverse("records:day"), {"date": first.isoformat(), "end": today().isoformat()}
+    ).content.decode()
+    assert f'name="date" value="{first.isoformat()}"' in body
+    assert f'name="end" value="{today().isoformat()}"' in body

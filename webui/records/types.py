@@ -7,6 +7,7 @@ from functools import reduce
 from operator import or_
 
 from django.db.models import Q
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -103,7 +104,7 @@ def describe(event) -> list[tuple[str, str]]:
     elif event.kind in ("copy", "mailbox_rename") and event.mailbox_to is not None:
         out.append((_("to"), event.mailbox_to))
     elif event.kind in ("message_delete", "flag_delete", "undelete", "save") and event.size is not None:
-        out.append((_("MB"), megabytes(event.size)))
+        out.append((_("size"), filesizeformat(event.size)))
     if event.kind == "auth_fail" and event.attempts is not None:
         out.append((_("attempts"), str(event.attempts)))
     if event.reason:

@@ -68,7 +68,10 @@ def day(request: HttpRequest) -> HttpResponse:
         context = {"account": account, "form": form, "search_form": SearchForm()}
         return render(request, "records/day.html", context, status=400)
     context = day_context(account, period)
-    context["form"] = form
+    # the form shows the period it answered, today included when no date was given
+    context["form"] = PeriodForm(
+        initial={"date": period.first, "end": period.last if period.days > 1 else None}
+    )
     context["search_form"] = SearchForm()
     return render(request, "records/day.html", context)
 
