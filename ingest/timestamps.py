@@ -44,6 +44,7 @@ class Clock:
         self._horizon = (now or datetime.now(tz)) + ONE_DAY
         # "Nov 27 06:14:15" → (month, datetime in self.year); a busy log repeats each second
         self._cache: dict[str, tuple[int, datetime]] = {}
+        self._dates: dict[str, tuple[int, int]] = {}
 
     def restore(self, year: int | None, month: int | None) -> None:
         self.year = year
@@ -56,14 +57,39 @@ class Clock:
         hit = self._cache.get(stamp)
         if hit is not None and hit[0] == self.month:
             return hit[1]
-        parts = stamp.split()
-        if len(parts) != 3:
+        # the month and day of "Nov 27", "Nov  7", "févr. 25": few, so looked up once each
+        date = self._dates.get(stamp[:-9])
+        if date is None:
+            parts = stamp[:-9].split()
+            month = MONTHS.get(parts[0].rstrip(".").lower()) if len(parts) == 2 else None
+            if month is None or not parts[1].isdigit():
+                return None
+            date = self._dates[stamp[:-9]] = (month, int(parts[1]))
+        month, day = date
+        hms = stamp[-8:]
+        if not (hms[2] == ":" and hms[5] == ":" and hms.replace(":", "").isdigit()):
             return None
-        month = MONTHS.get(parts[0].rstrip(".").lower())
-        hms = parts[2].split(":")
-        if month is None or len(hms) != 3 or not parts[1].isdigit():
+        hour, minute, second = int(hms[:2]), int(hms[3:5]), int(hms[6:])
+        year = self.year
+        if month != self.month or year is None:
+            year = self._step(month, day, hour, minute, second)
+        dt = _make(year, month, day, hour, minute, second, self.tz)
+        if dt is None:
             return None
-        day, hour, minute, second = int(parts[1]), int(hms[0]), int(hms[1]), int(hms[2])
+        if self._infer and dt > self._horizon:
+            if self._now is None:
+                self._horizon = datetime.now(self.tz) + ONE_DAY
+            if dt > self._horizon:
+                # in the future: a line of last year met after this year's (out of order);
+                # this line only — the year of the lines around it stays
+                return _make(year - 1, month, day, hour, minute, second, self.tz)
+        if len(self._cache) >= _CACHE_MAX:
+            self._cache.clear()
+        self._cache[stamp] = (month, dt)
+        return dt
+
+    def _step(self, month: int, day: int, hour: int, minute: int, second: int) -> int:
+        """The year of a line whose month differs from the last one's; updates the state."""
         year = self.year
         if year is None:
             now = self._now or datetime.now(self.tz)
@@ -79,20 +105,7 @@ class Clock:
         if year != self.year:
             self._cache.clear()
         self.year, self.month = year, month
-        dt = _make(year, month, day, hour, minute, second, self.tz)
-        if dt is None:
-            return None
-        if self._infer and dt > self._horizon:
-            if self._now is None:
-                self._horizon = datetime.now(self.tz) + ONE_DAY
-            if dt > self._horizon:
-                # in the future: a line of last year met after this year's (out of order);
-                # this line only — the year of the lines around it stays
-                return _make(year - 1, month, day, hour, minute, second, self.tz)
-        if len(self._cache) >= _CACHE_MAX:
-            self._cache.clear()
-        self._cache[stamp] = (month, dt)
-        return dt
+        return year
 
     def iso(self, stamp: str) -> datetime | None:
         """ISO 8601 (`2026-11-27T06:14:15.003010+00:00`, `2013-08-11 03:56:40`): offset as
