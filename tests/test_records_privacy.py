@@ -7,6 +7,7 @@ import io
 import re
 
 import pytest
+from django.conf import settings as django_settings
 from django.test import Client
 from django.urls import reverse
 
@@ -43,6 +44,22 @@ def _assert_nothing_of_alice(response) -> None:
     body = re.sub(r'value="[^"]*"', "", body)
     for mark in ALICE_MARKS:
         assert mark not in body, f"bob's response shows {mark!r}"
+
+
+def test_it_redirects_anonymous_visitors_to_the_sign_in_page(client):
+    for name in ("records:day", "records:export", "records:timeline", "records:search"):
+        response = client.get(reverse(name), {"account": ALICE})
+        assert response.status_code == 302, name
+        assert response["Location"].startswith(reverse(django_settings.LOGIN_URL)), name
+
+
+def test_it_runs_the_pages_queries_under_a_statement_timeout(bob):
+    from django.db import connection
+
+    bob.get(reverse("records:day"))
+    with connection.cursor() as cur:
+        cur.execute("SHOW statement_timeout")
+        assert cur.fetchone()[0] not in ("0", "")
 
 
 @pytest.mark.parametrize(

@@ -7,22 +7,21 @@ member chose; no request parameter ever reaches these functions as an account.
 
 Bounds, also kept here: time ranges are half-open [start, end) aware datetimes; every query
 has a row limit; pages are keyset on (ts, id), the tail of the primary key (account, ts, id);
-and `bounded()` sets a statement timeout for the transaction the queries run in.
+and the web's connections carry a statement timeout (MAILTRAIL_WEB_STATEMENT_TIMEOUT_MS, set
+for every connection by mailtrail.database.web_options).
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 
-from django.db import connection, transaction
 from django.db.models import BooleanField, Count, F, Func, Max, Min, Q, Sum, TextField, Value
 from django.utils import timezone
-from mailtrail.env import ConfigError, env_int, env_list
+from mailtrail.env import ConfigError, env_list
 
 from webui.records.models import Event, Source
 from webui.records.types import RecordType, describe, shown_q, type_of
@@ -34,20 +33,6 @@ SESSION_LIMIT = 2_000  # sessions drawn in the timeline
 SEARCH_LIMIT = 200  # Message-ID search hits
 NEW_IP_LOOKBACK = timedelta(days=30)
 MAX_DAYS = 31
-
-
-def statement_timeout_ms() -> int:
-    return env_int("MAILTRAIL_WEB_STATEMENT_TIMEOUT_MS", 5_000, minimum=1)
-
-
-@contextmanager
-def bounded() -> Iterator[None]:
-    """A transaction whose statements are cancelled after MAILTRAIL_WEB_STATEMENT_TIMEOUT_MS."""
-    with transaction.atomic():
-        with connection.cursor() as cur:
-            # SET LOCAL ends with the transaction, so a pooled connection is left as it was.
-            cur.execute("SELECT set_config('statement_timeout', %s, true)", [str(statement_timeout_ms())])
-        yield
 
 
 # --- time ------------------------------------------------------------------------------

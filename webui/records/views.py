@@ -17,7 +17,6 @@ from webui.accounts import mailbox_account
 from webui.records import export, svg
 from webui.records.forms import Period, PeriodForm, SearchForm
 from webui.records.queries import (
-    bounded,
     day_rows,
     freshness,
     ip_summary,
@@ -30,10 +29,9 @@ from webui.records.types import ALL_TYPES
 def day_context(account: str, period: Period) -> dict:
     """Everything the day view shows for `account` over `period` (rows, summary, freshness…)."""
     start, end = period.bounds
-    with bounded():
-        page = day_rows(account, start, end, period.hidden, period.after)
-        summary = ip_summary(account, start, end) if period.after is None else None
-        fresh = freshness()
+    page = day_rows(account, start, end, period.hidden, period.after)
+    summary = ip_summary(account, start, end) if period.after is None else None
+    fresh = freshness()
     legend = [{"type": t, "hidden": t.key in period.hidden, "url": period.toggled(t.key)} for t in ALL_TYPES]
     return {
         "account": account,
@@ -79,8 +77,7 @@ def day(request: HttpRequest) -> HttpResponse:
 def export_response(account: str, period: Period) -> HttpResponse:
     """The period's rows (without its hidden types) as a CSV download."""
     start, end = period.bounds
-    with bounded():
-        body = export.rows_csv(account, start, end, period.hidden, show_date=True)
+    body = export.rows_csv(account, start, end, period.hidden, show_date=True)
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     name = f"mailtrail-{period.first:%Y%m%d}" + (f"-{period.last:%Y%m%d}" if period.days > 1 else "")
     response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
@@ -90,8 +87,7 @@ def export_response(account: str, period: Period) -> HttpResponse:
 def timeline_response(account: str, period: Period) -> HttpResponse:
     """The SVG picture of the period's sessions per IP."""
     start, end = period.bounds
-    with bounded():
-        spans = sessions(account, start, end)
+    spans = sessions(account, start, end)
     body = svg.timeline(spans, start, end, title=account)
     response = HttpResponse(body, content_type="image/svg+xml; charset=utf-8")
     # served as an image; should a browser open it as a document, nothing in it may run
@@ -127,7 +123,6 @@ def search(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET if "q" in request.GET else None)
     rows = None
     if form.is_bound and form.is_valid():
-        with bounded():
-            rows = search_message_id(account, form.cleaned_data["q"])
+        rows = search_message_id(account, form.cleaned_data["q"])
     context = {"account": account, "search_form": form, "rows": rows, "show_date": True}
     return render(request, "records/search.html", context, status=400 if form.errors else 200)
