@@ -32,9 +32,8 @@ migrate: setup
 	$(BIN)/alembic upgrade head
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --verbosity 0
 
-run: migrate
-	$(BIN)/python -m ingest backfill samples/*.log samples/*.gz
-	$(BIN)/python -m ingest status
+run: setup
+	$(BIN)/python scripts/demo.py
 
 bench: setup
 	$(BIN)/python bench/ingest.py

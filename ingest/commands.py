@@ -103,8 +103,7 @@ def backfill_command(args: argparse.Namespace) -> int:
     correlator = Correlator()  # shared across files: a session may span a rotation
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     status = 0
-    # Oldest first, so that sessions and the year inference run forward in time.
-    files = sorted(args.files, key=lambda p: os.path.getmtime(p) if os.path.exists(p) else 0)
+    files = sorted(args.files, key=_age_order)
     for path in files:
         try:
             status |= backfill_file(path, sink, correlator, tz, args.year, args.host, show)
@@ -119,6 +118,17 @@ def backfill_command(args: argparse.Namespace) -> int:
             _say(f"{path}: database error, stopped at the last committed batch: {first}")
             return 1
     return status
+
+
+def _age_order(path: str) -> tuple[float, int]:
+    """Oldest first, so that sessions and the year inference run forward in time: by
+    modification time, and for equal times (a fresh checkout or copy) by logrotate's number,
+    mail.log.2.gz before mail.log.1 before mail.log."""
+    import re
+
+    mtime = os.path.getmtime(path) if os.path.exists(path) else 0.0
+    number = re.search(r"\.(\d+)(\.gz)?$", path)
+    return (int(mtime), -int(number.group(1)) if number else 0)
 
 
 def backfill_file(path, sink, correlator, tz, year, host, show_progress) -> int:

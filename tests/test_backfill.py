@@ -170,3 +170,17 @@ def test_the_progress_bar_shows_on_request(tmp_path):
     write(log, LINES)
     proc = backfill(log, extra=["--progress", "always"])
     assert proc.returncode == 0 and "mail.log:" in proc.stderr and "B/s" in proc.stderr
+
+
+def test_rotated_files_given_in_any_order_load_oldest_first_so_a_session_keeps_its_ip(tmp_path, engine):
+    older = tmp_path / "mail.log.1.gz"
+    with gzip.open(older, "wb") as fh:
+        fh.write(("\n".join(LINES[:2]) + "\n").encode())
+    current = tmp_path / "mail.log"
+    write(current, LINES[2:5])
+    os.utime(older, (1_800_000_000, 1_800_000_000))
+    os.utime(current, (1_800_000_000, 1_800_000_000))  # equal times, as after a copy
+    proc = backfill(current, older)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.index("mail.log.1.gz") < proc.stderr.index("mail.log:")
+    assert {r[2] for r in rows(engine)} == {"192.0.2.7"}
