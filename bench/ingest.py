@@ -1,0 +1,304 @@
+"""End-to-end ingest benchmark: a bare COPY of parsed events (a) against the full backfill (b).
+
+Usage: .venv/bin/python bench/ingest.py [--lines 2000000] [--keep] [--database-url URL]
+
+Generates a realistic log (ingest.generate), parses it once in memory outside any timing,
+times (a) one COPY of those events into the indexed, partitioned event table, empties the
+tables, then times (b) `python -m ingest backfill FILE --progress never` in a subprocess and
+reads that child's peak RSS from wait4(). Goals on the 2-core machine: >= 250,000 lines/s
+end to end, b/a <= 2.0, peak RSS <= 100 MB. The last line is machine-readable:
+`lines=… events=… copy_s=… backfill_s=… lines_per_s=… events_per_s=… ratio_b_a=… peak_rss_mb=…`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+
+import psycopg  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+from ingest.correlate import Correlator  # noqa: E402
+from ingest.event import Event  # noqa: E402
+from ingest.generate import write_log  # noqa: E402
+from ingest.parse import Parser  # noqa: E402
+from ingest.partitions import ensure_partitions, month_start  # noqa: E402
+from ingest.sink import COPY_EVENTS  # noqa: E402
+from mailtrail.database import embedded_url, sqlalchemy_url  # noqa: E402
+from mailtrail.env import env_zone  # noqa: E402
+
+GOAL_LINES_PER_S = 250_000
+GOAL_RATIO = 2.0
+GOAL_RSS_MB = 100
+
+
+def say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def migrate(url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(PROJECT_DIR / "alembic.ini"))
+    cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(url))
+    cfg.attributes["configure_logging"] = False
+    command.upgrade(cfg, "head")
+
+
+def fresh_database(base_url: str, name: str) -> str:
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    head, _, query = base_url.partition("?")
+    return head.rsplit("/", 1)[0] + "/" + name + ("?" + query if query else "")
+
+
+def parse_file(path: Path, tz, now: datetime, source_id: int) -> tuple[list[tuple], int]:
+    """Every event of the file as the sink's COPY rows, the way the backfill builds them."""
+    parser, correlator = Parser(tz, now=now), Correlator()
+    parse, correlate = parser.parse_line, correlator.process
+    rows: list[tuple] = []
+    offset = lines = 0
+    with open(path, "rb") as fh:
+        for raw in fh:
+            lines += 1
+            event = parse(raw[:-1].decode())
+            if type(event) is Event:
+                rows.append((*correlate(event), source_id, offset))
+            offset += len(raw)
+    return rows, lines
+
+
+def copy_rows(url: str, rows: list[tuple]) -> float:
+    """(a): one COPY of all rows in one transaction; seconds taken."""
+    with psycopg.connect(url) as conn:
+        conn.execute("CHECKPOINT")
+        started = time.perf_counter()
+        with conn.cursor() as cur, cur.copy(COPY_EVENTS) as copy:
+            write_row = copy.write_row
+            for row in rows:
+                write_row(row)
+        conn.commit()
+        return time.perf_counter() - started
+
+
+# The child is `python -m ingest backfill …` run through runpy, reporting its own VmHWM (the
+# high-water RSS of its address space) as it exits. Not ru_maxrss from wait4: Linux carries
+# the parent's RSS at fork/exec into the child's ru_maxrss, and the bench holds ~1 GB of
+# parsed rows. VmHWM belongs to the address space that exec created, so it is the child's own.
+_REPORT_PEAK = """
+import runpy, sys
+sys.argv[0] = "ingest"
+try:
+    runpy.run_module("ingest", run_name="__main__", alter_sys=True)
+finally:
+    with open("/proc/self/status") as fh:
+        kb = next(line.split()[1] for line in fh if line.startswith("VmHWM:"))
+    print(f"bench-vmhwm-kb={kb}", file=sys.stderr)
+"""
+
+
+def run_backfill(url: str, log: Path) -> tuple[float, float, float, str]:
+    """(b): the real CLI in a child process: seconds, its CPU seconds, its peak RSS in MB, stderr."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+    env = {**os.environ, "DATABASE_URL": url}
+    with tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(
+            [sys.executable, "-c", _REPORT_PEAK, "backfill", str(log), "--progress", "never"],
+            cwd=PROJECT_DIR, env=env, stdout=subprocess.DEVNULL, stderr=err,
+        )  # fmt: skip
+        # Meanwhile sample its RSS, to tell a steady working set from one that grows.
+        samples: list[tuple[float, float]] = []
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            samples.append((time.perf_counter() - started, _rss_mb(child.pid)))
+            time.sleep(0.5)
+        took = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        stderr = err.read()
+    if child.returncode != 0:
+        raise SystemExit(f"backfill failed with exit code {child.returncode}:\n{stderr}")
+    peak_kb = [int(line.split("=")[1]) for line in stderr.splitlines() if line.startswith("bench-vmhwm-kb=")]
+    stderr = "\n".join(line for line in stderr.splitlines() if not line.startswith("bench-vmhwm-kb="))
+    if samples:
+        step = max(1, len(samples) // 8)
+        shown = samples[::step] + ([samples[-1]] if (len(samples) - 1) % step else [])
+        say("    RSS of the backfill over time: " + ", ".join(f"{t:.0f}s {mb:.0f} MB" for t, mb in shown))
+    return took, usage.ru_utime + usage.ru_stime, peak_kb[0] / 1024, stderr
+
+
+def server_cpu(pgdata: Path | None) -> float | None:
+    """CPU seconds used so far by the embedded PostgreSQL: its postmaster, the children it
+    has reaped (cutime/cstime) and the ones still running. None for a server elsewhere."""
+    if pgdata is None:
+        return None
+    try:
+        master = int((pgdata / "postmaster.pid").read_text().split()[0])
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            pid, ppid = int(entry.name), int(fields[1])
+            if pid == master:
+                total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+            elif ppid == master:
+                total += int(fields[11]) + int(fields[12])
+        return total / tick
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _delta(before: float | None, after: float | None) -> str:
+    return "?" if before is None or after is None else f"{after - before:.2f}"
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, default=2_000_000, help="log lines (default: 2,000,000)")
+    ap.add_argument("--days", type=int, default=1, help="days the log spans (default: 1)")
+    ap.add_argument("--accounts", type=int, default=5000, help="mailbox accounts (default: 5000)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--skip-copy", action="store_true", help="only (b): no bare COPY, no ratio")
+    ap.add_argument("--keep", action="store_true", help="keep the log, the database and its data")
+    ap.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL", ""),
+        help="a server to create a scratch database on (default: $DATABASE_URL, else an "
+        "embedded PostgreSQL in a temporary directory)",
+    )
+    args = ap.parse_args()
+
+    # under /tmp and world-traversable: as root, pgserver runs the server as its own user
+    work = Path(tempfile.mkdtemp(prefix="mailtrail-bench-"))
+    work.chmod(0o755)
+    scratch = f"mailtrail_bench_{os.getpid()}"
+    if args.database_url:
+        url = fresh_database(args.database_url, scratch)
+        say(f"database: {scratch} on the server of --database-url")
+    else:
+        url = embedded_url(work / "pgdata", "mailtrail_bench")
+        say(f"database: embedded PostgreSQL in {work / 'pgdata'}")
+    try:
+        return bench(args, url, work, None if args.database_url else work / "pgdata")
+    finally:
+        if args.keep:
+            say(f"kept: {work} (log and data), database {url}")
+        else:
+            if args.database_url:
+                with psycopg.connect(args.database_url, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def bench(args: argparse.Namespace, url: str, work: Path, pgdata: Path | None) -> int:
+    migrate(url)
+    tz = env_zone("MAILTRAIL_TZ")  # the zone the backfill will use
+    now = datetime.now(tz)
+    log = work / "mail.log"
+
+    load = os.getloadavg()[0]
+    say(f"load average before: {load:.2f} on {os.cpu_count()} CPUs (other work skews every figure)")
+    started = time.perf_counter()
+    write_log(log, args.lines, args.days, args.accounts, args.seed, now, tz=tz)
+    took = time.perf_counter() - started
+    size_mb = log.stat().st_size / 1e6
+    say(
+        f"generate: {args.lines:,} lines, {size_mb:,.0f} MB in {took:.1f}s ({args.lines / took:,.0f} lines/s)"
+    )
+
+    engine = sa.create_engine(sqlalchemy_url(url), poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        source_id = conn.execute(
+            sa.text("INSERT INTO source (fingerprint, path) VALUES ('bench-copy', :p) RETURNING id"),
+            {"p": str(log)},
+        ).scalar_one()
+    started = time.perf_counter()
+    rows, lines = parse_file(log, tz, now, source_id)
+    parse_s = time.perf_counter() - started
+    events = len(rows)
+    say(
+        f"parse + correlate (not timed in a or b): {events:,} events in {parse_s:.1f}s ({lines / parse_s:,.0f} lines/s)"
+    )
+    with engine.begin() as conn:  # partitions exist before both runs: neither pays for DDL
+        ensure_partitions(conn, {month_start(row[0]) for row in rows})
+
+    if args.skip_copy:
+        copy_s = float("nan")
+    else:
+        server0, self0 = server_cpu(pgdata), time.process_time()
+        copy_s = copy_rows(url, rows)
+        server1, self1 = server_cpu(pgdata), time.process_time()
+        say(
+            f"(a) bare COPY: {events:,} events in {copy_s:.2f}s ({events / copy_s:,.0f} events/s); CPU s: "
+            f"client (write_row) {self1 - self0:.2f}, PostgreSQL {_delta(server0, server1)}"
+        )
+    del rows
+    with engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE event, source, bad_line RESTART IDENTITY CASCADE"))
+
+    server0 = server_cpu(pgdata)
+    backfill_s, backfill_cpu_s, rss_mb, stderr = run_backfill(url, log)
+    server_b = _delta(server0, server_cpu(pgdata))
+    with engine.begin() as conn:
+        loaded = conn.execute(sa.text("SELECT count(*) FROM event")).scalar_one()
+    engine.dispose()
+    for line in stderr.strip().splitlines():
+        say(f"    {line}")
+    lines_per_s, events_per_s = lines / backfill_s, loaded / backfill_s
+    ratio = backfill_s / copy_s
+    say(
+        f"(b) backfill: {lines:,} lines, {loaded:,} events in {backfill_s:.2f}s "
+        f"({lines_per_s:,.0f} lines/s, {events_per_s:,.0f} events/s), peak RSS {rss_mb:.0f} MB, "
+        f"CPU s: ingest process {backfill_cpu_s:.2f}, PostgreSQL {server_b}"
+    )
+    if loaded != events:
+        say(f"WARNING: the backfill stored {loaded:,} events, the in-memory parse found {events:,}")
+    goals = (
+        (f"lines/s >= {GOAL_LINES_PER_S:,}", lines_per_s >= GOAL_LINES_PER_S),
+        (f"b/a <= {GOAL_RATIO}", ratio <= GOAL_RATIO),
+        (f"peak RSS <= {GOAL_RSS_MB} MB", rss_mb <= GOAL_RSS_MB),
+    )
+    say("goals: " + ", ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in goals))
+    say(
+        f"lines={lines} events={loaded} parse_s={parse_s:.2f} copy_s={copy_s:.2f} "
+        f"backfill_s={backfill_s:.2f} backfill_cpu_s={backfill_cpu_s:.2f} lines_per_s={lines_per_s:.0f} events_per_s={events_per_s:.0f} "
+        f"ratio_b_a={ratio:.2f} peak_rss_mb={rss_mb:.1f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
