@@ -1,0 +1,119 @@
+"""The sign-in page in real Chromium: captcha refresh and language switch under the CSP, IMAP sign-in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from captcha.models import CaptchaStore
+from django.conf import settings as django_settings
+
+from tests.dovecot_server import ALICE, DovecotServer, running_dovecot
+from tests.test_accounts_backend import TEST_SERVER, USERS, server_at
+from webui.accounts.config import MailDomain
+
+pytestmark = [pytest.mark.browser, pytest.mark.dovecot, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+_PLAIN_HTTP = ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "LANGUAGE_COOKIE_SECURE")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _plain_http_live_server() -> Iterator[None]:
+    # before pytest-django starts the (session-wide) live server: its middleware reads
+    # SECURE_SSL_REDIRECT once, and the live server speaks plain HTTP
+    saved = {name: getattr(django_settings, name) for name in _PLAIN_HTTP}
+    for name in saved:
+        setattr(django_settings, name, False)
+    yield
+    for name, value in saved.items():
+        setattr(django_settings, name, value)
+
+
+@pytest.fixture(scope="module")
+def mail() -> Iterator[DovecotServer]:
+    with running_dovecot(USERS, TEST_SERVER) as server:
+        yield server
+
+
+@pytest.fixture
+def page(live_server, settings, mail: DovecotServer, monkeypatch) -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    # the tests read captcha answers from the database while Playwright's event loop runs in
+    # this thread; Django refuses that unless told the ORM call is not from async code
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+    settings.MAILTRAIL_MAIL_DOMAINS = {
+        "example.edu": MailDomain("example.edu", server_at(mail.host, mail.imap_port), "full"),
+        "staff.example.edu": MailDomain("staff.example.edu", server_at(mail.host, mail.imap_port), "local"),
+    }
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        tab = browser.new_context(locale="zh-TW").new_page()
+        tab.console_errors = []
+        tab.on("console", lambda m: m.type == "error" and tab.console_errors.append(m.text))
+        tab.set_default_timeout(15_000)
+        try:
+            yield tab
+        finally:
+            browser.close()
+
+
+def _csp_violations(page) -> list[str]:
+    return [e for e in page.console_errors if "Content Security Policy" in e]
+
+
+def test_it_refreshes_the_captcha_in_place_and_signs_alice_in_over_imap(page, live_server) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(live_server.url + "/accounts/login/")
+    old_key = page.input_value("input[name=captcha_0]")
+    old_src = page.get_attribute("img.captcha", "src")
+    page.fill("input[name=account]", "alice")
+    page.click("a.captcha-refresh")
+    # (no wait_for_function: Playwright evaluates its string, which this page's CSP forbids)
+    expect(page.locator("input[name=captcha_0]")).not_to_have_value(old_key)
+    new_key = page.input_value("input[name=captcha_0]")
+    assert page.get_attribute("img.captcha", "src") != old_src
+    assert page.input_value("input[name=account]") == "alice"  # no reload: what was typed stays
+    # the new image loaded (naturalWidth > 0) and its answer is the new key's
+    expect(page.locator("img.captcha")).to_have_attribute("src", f"/captcha/image/{new_key}/")
+    image = page.locator("img.captcha")
+    for _ in range(50):  # the new picture arrives a moment after its address
+        if image.evaluate("img => img.complete && img.naturalWidth > 0"):
+            break
+        page.wait_for_timeout(100)
+    assert image.evaluate("img => img.naturalWidth > 0")
+    page.select_option("select[name=domain]", "example.edu")
+    page.fill("input[name=password]", USERS[ALICE])
+    page.fill("input[name=captcha_1]", CaptchaStore.objects.get(hashkey=new_key).response)
+    page.click("button.signin-submit")
+    page.wait_for_url(live_server.url + "/")
+    assert ALICE in page.text_content(".site-account")
+    assert _csp_violations(page) == []
+
+
+def test_it_switches_the_sign_in_page_to_english_from_the_select(page, live_server) -> None:
+    page.goto(live_server.url + "/accounts/login/")
+    assert page.text_content("button.signin-submit").strip() == "登入"
+    page.select_option("select.signin-language", "en")
+    page.wait_for_url("**language=en")
+    assert page.text_content("button.signin-submit").strip() == "Sign in"
+    page.goto(live_server.url + "/accounts/login/")  # the cookie keeps it
+    assert page.get_attribute("html", "lang") == "en"
+    assert _csp_violations(page) == []
+
+
+def test_it_tells_a_wrong_password_without_losing_the_account(page, live_server) -> None:
+    page.goto(live_server.url + "/accounts/login/")
+    page.fill("input[name=account]", "alice")
+    page.fill("input[name=password]", "not-her-password")
+    key = page.input_value("input[name=captcha_0]")
+    page.fill("input[name=captcha_1]", CaptchaStore.objects.get(hashkey=key).response)
+    page.click("button.signin-submit")
+    page.wait_for_selector("#signin-errors")
+    assert page.text_content("#signin-errors").strip() == "帳號或密碼不正確。"
+    assert page.input_value("input[name=account]") == "alice"
+    assert page.input_value("input[name=password]") == ""  # never sent back to the browser
