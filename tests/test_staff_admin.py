@@ -145,6 +145,12 @@ def test_a_staff_user_without_the_view_permission_gets_nothing(client, events):
     assert not StaffLookup.objects.exists()
 
 
+def test_viewing_events_also_needs_the_look_up_any_mailbox_permission(client, events):
+    client.force_login(staff_user("erin", may_look=False, admin_events=True))
+    assert client.get(reverse(CHANGELIST), {"q": ALICE}).status_code == 403
+    assert not StaffLookup.objects.exists()
+
+
 def test_it_shows_a_bad_line_as_escaped_text_and_hex(carol):
     with connection.cursor() as cur:
         cur.execute("INSERT INTO source (fingerprint, path) VALUES ('fp', '/var/log/mail.log') RETURNING id")

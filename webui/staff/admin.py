@@ -33,7 +33,7 @@ from django.utils.translation import gettext_lazy as _
 from webui.records.models import BadLine, Event, Source
 from webui.records.queries import message_id_forms
 from webui.staff.audit import record_lookups
-from webui.staff.models import StaffLookup
+from webui.staff.models import LOOK_PERMISSION, StaffLookup
 
 COUNT_CAP = 10_000  # rows counted at most; more is "10000": narrow the search to see further
 
@@ -199,6 +199,10 @@ class EventAdmin(ReadOnlyAdmin):
     list_max_show_all = 100
     show_full_result_count = False
     paginator = CappedCountPaginator
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # any mailbox's events: the same permission as the staff search page, and audited like it
+        return super().has_view_permission(request, obj) and request.user.has_perm(LOOK_PERMISSION)
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()

@@ -7,6 +7,9 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+# Looking at any mailbox's records: the staff search page and the event admin both need it.
+LOOK_PERMISSION = "staff.view_any_mailbox"
+
 
 class StaffLookup(models.Model):
     """One staff look at one account's records; written before the records are read.

@@ -15,16 +15,15 @@ from webui.records.forms import SearchForm
 from webui.records.views import day_context, export_response, timeline_response
 from webui.staff.audit import record_lookups
 from webui.staff.forms import StaffSearchForm
-from webui.staff.models import StaffLookup
+from webui.staff.models import LOOK_PERMISSION, StaffLookup
 
-PERMISSION = "staff.view_any_mailbox"
 TIMELINE_SALT = "webui.staff.timeline"
 TIMELINE_MAX_AGE = 3600  # seconds a page's timeline link stays valid
 
 
 def staff_only(view):
-    """Signed in (as staff, through the admin's sign-in) and holding PERMISSION; else 403, nothing read."""
-    view = permission_required(PERMISSION, raise_exception=True)(view)
+    """Signed in (as staff, through the admin's sign-in) and holding LOOK_PERMISSION; else 403, nothing read."""
+    view = permission_required(LOOK_PERMISSION, raise_exception=True)(view)
     return require_GET(login_required(view, login_url=reverse_lazy("admin:login")))
 
 
