@@ -8,6 +8,7 @@ from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
+from axes.models import AccessAttempt
 from captcha.conf import settings as captcha_settings
 from captcha.models import CaptchaStore
 from django.contrib.auth.models import User
@@ -305,3 +306,30 @@ def test_it_serves_the_page_with_a_csp_and_no_inline_script(client: Client) -> N
 
 def test_it_never_caches_the_sign_in_page(client: Client) -> None:
     assert "no-store" in client.get("/accounts/login/")["Cache-Control"]
+
+
+def test_it_never_logs_or_keeps_the_password_on_its_way_through(client: Client, caplog) -> None:
+    caplog.set_level("DEBUG")
+    client.post("/accounts/login/", form("alice", "wrong-but-secret-Zq8"))
+    # django-axes keeps the POST data of a failed attempt: the password is masked there
+    (attempt,) = AccessAttempt.objects.all()
+    assert attempt.username == "alice@example.edu"
+    assert "wrong-but-secret-Zq8" not in attempt.post_data + attempt.get_data
+    client.post("/accounts/login/", form("alice"))
+    assert caplog.records
+    assert "wrong-but-secret-Zq8" not in caplog.text
+    assert USERS[ALICE] not in caplog.text
+
+
+def test_staff_sign_in_at_the_admin_with_a_local_password_never_asked_of_the_mail_server(
+    client: Client, mail: DovecotServer
+) -> None:
+    User.objects.create_user("carol", password="carol-staff-password", is_staff=True, is_superuser=True)
+    mark = mail.mark()
+    wrong = client.post("/admin/login/", {"username": "carol", "password": "guess", "next": "/admin/"})
+    assert wrong.status_code == 200 and signed_in_as(client) is None
+    right = client.post(
+        "/admin/login/", {"username": "carol", "password": "carol-staff-password", "next": "/admin/"}
+    )
+    assert right.status_code == 302 and signed_in_as(client) == "carol"
+    assert b"carol" not in mail.read_log(mark)
