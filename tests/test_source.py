@@ -92,3 +92,25 @@ def test_a_truncated_gzip_stream_stops_with_an_error_after_its_good_lines(tmp_pa
     assert result.error is not None
     assert 0 < len(lines) < 50_000
     assert [ln.data for ln in lines[:3]] == [b"line 0", b"line 1", b"line 2"]
+
+
+def test_an_overlong_unterminated_tail_waits_or_is_kept_when_final(tmp_path):
+    log = tmp_path / "mail.log"
+    tail = b"y" * (3 * 1024 * 1024)
+    log.write_bytes(b"first\n" + tail)
+    lines, result = _read(log)
+    assert [ln.data for ln in lines] == [b"first"]
+    assert result.offset == 6 and result.partial_tail == len(tail)
+    lines, result = _read(log, final=True)
+    assert len(lines[1].data) == MAX_LINE and lines[1].overlong == len(tail) - MAX_LINE
+    assert result.offset == 6 + len(tail)
+
+
+def test_lines_that_straddle_read_blocks_come_out_whole(tmp_path):
+    log = tmp_path / "mail.log"
+    body = b"".join(b"%07d %s\n" % (i, b"z" * (i % 300)) for i in range(20_000))
+    log.write_bytes(body)
+    lines, result = _read(log)
+    assert len(lines) == 20_000 and result.offset == len(body)
+    assert all(ln.data.startswith(b"%07d " % i) for i, ln in enumerate(lines))
+    assert all(body[ln.offset : ln.end] == ln.data + b"\n" for ln in lines[::997])
