@@ -102,7 +102,8 @@ def domains(settings, mail: DovecotServer) -> dict[str, MailDomain]:
 
 
 def sign_in(username: str, password: str) -> User | None:
-    return authenticate(RequestFactory().post("/accounts/login/"), username=username, password=password)
+    request = RequestFactory().post("/accounts/login/")
+    return authenticate(request, username=username, password=password, mailbox_sign_in=True)
 
 
 def test_it_accepts_the_right_password(mail: DovecotServer) -> None:
@@ -231,8 +232,18 @@ def test_it_returns_none_for_a_wrong_password_and_creates_no_user(domains) -> No
 
 @pytest.mark.django_db
 def test_it_ignores_domains_that_are_not_configured(domains, mail: DovecotServer) -> None:
-    assert ImapBackend().authenticate(None, username="alice@elsewhere.org", password="x") is None
-    assert ImapBackend().authenticate(None, username="alice", password="x") is None
+    backend = ImapBackend()
+    assert (
+        backend.authenticate(None, username="alice@elsewhere.org", password="x", mailbox_sign_in=True) is None
+    )
+    assert backend.authenticate(None, username="alice", password="x", mailbox_sign_in=True) is None
+
+
+@pytest.mark.django_db
+def test_it_is_asked_only_by_the_owners_form(domains, mail: DovecotServer) -> None:
+    # the admin's login (and anything else) calls authenticate() without the flag
+    request = RequestFactory().post("/admin/login/")
+    assert authenticate(request, username=ALICE, password=USERS[ALICE]) is None
 
 
 @pytest.mark.django_db
@@ -267,7 +278,7 @@ def test_it_forwards_the_owners_address_so_dovecot_logs_it(settings, mail: Dovec
     settings.MAILTRAIL_MAIL_DOMAINS = {"example.edu": MailDomain("example.edu", server, "full")}
     mark = mail.mark()
     request = RequestFactory().post("/accounts/login/", REMOTE_ADDR="192.0.2.41")
-    assert authenticate(request, username=ALICE, password=USERS[ALICE]) is not None
+    assert authenticate(request, username=ALICE, password=USERS[ALICE], mailbox_sign_in=True) is not None
     assert b"rip=192.0.2.41" in mail.wait_for_log(f"user=<{ALICE}>", since=mark)
 
 

@@ -148,6 +148,9 @@ def _hang_up(conn: imaplib.IMAP4, politely: bool) -> None:
 class ImapBackend(BaseBackend):
     """Signs in `account@domain` for a domain of MAILTRAIL_DOMAINS by asking its IMAP server.
 
+    Raises MailServerUnavailable when the server cannot judge the password, so that the
+    form can say so (and the failure is not counted towards a lock-out).
+
     On success the Django user named after the login name (what Dovecot logs, see
     webui.accounts.mailbox_account) exists, with an unusable password. A user that has a
     usable password or staff rights is never signed in this way: a mailbox of the same
@@ -160,8 +163,13 @@ class ImapBackend(BaseBackend):
         request: HttpRequest | None,
         username: str | None = None,
         password: str | None = None,
+        mailbox_sign_in: bool = False,
         **kwargs: object,
     ) -> AbstractBaseUser | None:
+        # Only the owner's form asks the mail server (it passes mailbox_sign_in=True and can
+        # say "server unavailable"); the admin's login is for local staff passwords.
+        if not mailbox_sign_in:
+            return None
         domain, login = self.resolve(username)
         if domain is None or not password:
             return None

@@ -88,7 +88,7 @@ class SignInForm(forms.Form):
         password = cleaned["password"]
         username = f"{cleaned['account']}@{cleaned['domain']}"
         try:
-            user = authenticate(self.request, username=username, password=password)
+            user = authenticate(self.request, username=username, password=password, mailbox_sign_in=True)
         except MailServerUnavailable:
             raise forms.ValidationError(self.error_messages["unavailable"], code="unavailable") from None
         if user is None:
