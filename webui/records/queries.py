@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import BooleanField, Count, F, Func, Max, Min, Q, Sum, TextField, Value
 from django.utils import timezone
 from mailtrail.env import ConfigError, env_list
@@ -214,17 +215,16 @@ def ip_summary(account: str, start: datetime, end: datetime) -> list[IpSummary]:
             logout_deleted=Sum("deleted", filter=Q(kind="logout", protocol="pop3"), default=0),
             logout_expunged=Sum("expunged", filter=Q(kind="logout", protocol="imap"), default=0),
             events=Count("id"),
+            protocols=ArrayAgg("protocol", distinct=True, ordering="protocol"),
         )
         .order_by("-events", "ip")[:SUMMARY_LIMIT]
     )
     if not per_ip:
         return []
     ips = [r["ip"] for r in per_ip]
-    protocols: dict[str, set[str]] = {}
-    for ip, protocol in base.filter(ip__in=ips).values_list("ip", "protocol").distinct():
-        protocols.setdefault(ip, set()).add(protocol)
     seen_before = set(
         Event.objects.filter(account=account, ts__gte=start - NEW_IP_LOOKBACK, ts__lt=start, ip__in=ips)
+        .order_by()  # no default ordering: DISTINCT would take its columns in
         .values_list("ip", flat=True)
         .distinct()
     )
@@ -232,7 +232,7 @@ def ip_summary(account: str, start: datetime, end: datetime) -> list[IpSummary]:
     return [
         IpSummary(
             ip=r["ip"],
-            protocols=sorted(protocols.get(r["ip"], ())),
+            protocols=r["protocols"],
             first_seen=r["first"],
             last_seen=r["last"],
             logins=r["logins"],
