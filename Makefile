@@ -2,7 +2,6 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-export DJANGO_SETTINGS_MODULE ?= webui.settings
 
 .PHONY: setup system-deps test lint format migrate run bench clean
 
