@@ -44,6 +44,7 @@ class Clock:
         self._horizon = (now or datetime.now(tz)) + ONE_DAY
         # "Nov 27 06:14:15" → (month, datetime in self.year); a busy log repeats each second
         self._cache: dict[str, tuple[int, datetime]] = {}
+        self._minutes: dict[str, tuple[int, datetime]] = {}  # "Nov 27 06:14" → second 0
         self._dates: dict[str, tuple[int, int]] = {}
 
     def restore(self, year: int | None, month: int | None) -> None:
@@ -51,12 +52,23 @@ class Clock:
         self.month = month if year is not None else None
         self._infer = year is None
         self._cache.clear()
+        self._minutes.clear()
 
     def yearless(self, stamp: str) -> datetime | None:
         """`Nov 27 06:14:15` (day space-padded or not, localized month) → datetime or None."""
         hit = self._cache.get(stamp)
         if hit is not None and hit[0] == self.month:
             return hit[1]
+        # a quiet log has a new second on every line, but the same minute
+        hit = self._minutes.get(stamp[:-3])
+        if hit is not None and hit[0] == self.month:
+            second = stamp[-2:]
+            if second.isdigit() and second < "60":
+                dt = hit[1].replace(second=int(second))
+                if len(self._cache) >= _CACHE_MAX:
+                    self._cache.clear()
+                self._cache[stamp] = (hit[0], dt)
+                return dt
         # the month and day of "Nov 27", "Nov  7", "févr. 25": few, so looked up once each
         date = self._dates.get(stamp[:-9])
         if date is None:
@@ -85,7 +97,9 @@ class Clock:
                 return _make(year - 1, month, day, hour, minute, second, self.tz)
         if len(self._cache) >= _CACHE_MAX:
             self._cache.clear()
+            self._minutes.clear()
         self._cache[stamp] = (month, dt)
+        self._minutes[stamp[:-3]] = (month, dt.replace(second=0))
         return dt
 
     def _step(self, month: int, day: int, hour: int, minute: int, second: int) -> int:
@@ -104,6 +118,7 @@ class Clock:
                 year -= 1
         if year != self.year:
             self._cache.clear()
+            self._minutes.clear()
         self.year, self.month = year, month
         return year
 
