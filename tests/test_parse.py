@@ -517,3 +517,17 @@ def test_every_line_of_the_real_dovecot_captures_reads_cleanly() -> None:
                 kinds.add(result.kind)
                 assert result.account in line
     assert {"login", "logout", "auth_fail", "message_delete", "flag_delete"} <= kinds
+
+
+def test_the_shortcuts_answer_as_the_general_path_on_a_generated_day() -> None:
+    from ingest.generate import generate_lines
+
+    fast, general = Parser(BERLIN, now=NOW), Parser(BERLIN, now=NOW)
+    general._shortcuts = False
+    events = 0
+    for line in generate_lines(20_000, days=1, end=NOW, tz=BERLIN, seed=7):
+        a, b = fast.parse_line(line), general.parse_line(line)
+        assert a == b, line
+        assert type(a) is not Malformed, line
+        events += type(a) is Event
+    assert events > 5_000

@@ -213,3 +213,22 @@ def test_a_hostile_user_name_never_changes_the_rip_of_a_failed_sign_in(
     assert type(event) is Event, (line, event)
     assert (event.kind, event.account, event.ip, event.session) == ("auth_fail", user, ip, session)
     assert event.attempts == attempts
+
+
+def _both(line: str) -> tuple[object, object]:
+    general = Parser(TZ, now=NOW)
+    general._shortcuts = False
+    return Parser(TZ, now=NOW).parse_line(line), general.parse_line(line)
+
+
+@SETTINGS
+@given(mutated_lines())
+def test_the_one_regex_shortcuts_answer_as_the_general_path(line: str) -> None:
+    fast, general = _both(line)
+    assert fast == general
+
+
+def test_the_shortcuts_answer_as_the_general_path_on_every_real_line() -> None:
+    for line in REAL:
+        fast, general = _both(line)
+        assert fast == general, line
