@@ -287,3 +287,83 @@ def test_it_forwards_nothing_that_is_not_an_address(mail: DovecotServer) -> None
     mark = mail.mark()
     assert check_imap_password(server, ALICE, USERS[ALICE], client_ip='1.2.3.4" "x-evil" "1') is True
     assert b"rip=127.0.0.1" in mail.wait_for_log(f"user=<{ALICE}>", since=mark)
+
+
+class ScriptedImap:
+    """A tiny IMAP server on a real socket for replies a stock Dovecot never gives.
+
+    It greets with `capabilities` and answers each tagged command from `replies`
+    (command name → tagged reply text), "OK" otherwise; it records the commands it got.
+    """
+
+    def __init__(self, capabilities: str, replies: dict[str, str]) -> None:
+        self.capabilities = capabilities
+        self.replies = replies
+        self.commands: list[str] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.listener.accept()
+        with conn, conn.makefile("rb") as lines:
+            conn.sendall(f"* OK [CAPABILITY {self.capabilities}] scripted\r\n".encode())
+            for raw in lines:
+                tag, _, rest = raw.decode(errors="replace").strip().partition(" ")
+                command = rest.split(" ", 1)[0].upper()
+                self.commands.append(command)
+                if command == "LOGOUT":
+                    conn.sendall(f"* BYE bye\r\n{tag} OK done\r\n".encode())
+                    return
+                conn.sendall(f"{tag} {self.replies.get(command, 'OK done')}\r\n".encode())
+
+    def close(self) -> None:
+        self.listener.close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def scripted():
+    servers: list[ScriptedImap] = []
+
+    def start(capabilities: str, **replies: str) -> ScriptedImap:
+        servers.append(ScriptedImap(capabilities, replies))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def test_it_signs_in_on_a_server_without_the_id_command(scripted) -> None:
+    imap = scripted("IMAP4rev1 AUTH=LOGIN")
+    server = server_at("127.0.0.1", imap.port, forward_client_ip=True)
+    assert check_imap_password(server, "alice", "secret", client_ip="192.0.2.7") is True
+    assert "ID" not in imap.commands and "LOGIN" in imap.commands
+
+
+def test_it_still_signs_in_when_the_server_refuses_the_id_command(scripted) -> None:
+    imap = scripted("IMAP4rev1 ID", ID="BAD not here")
+    server = server_at("127.0.0.1", imap.port, forward_client_ip=True)
+    assert check_imap_password(server, "alice", "secret", client_ip="192.0.2.7") is True
+    assert imap.commands[imap.commands.index("ID") + 1] == "LOGIN"
+
+
+def test_it_takes_an_unavailable_code_for_a_server_problem_not_a_wrong_password(scripted) -> None:
+    imap = scripted("IMAP4rev1", LOGIN="NO [UNAVAILABLE] Temporary authentication failure")
+    with pytest.raises(MailServerUnavailable, match="UNAVAILABLE"):
+        check_imap_password(server_at("127.0.0.1", imap.port), "alice", "secret")
+
+
+def test_it_takes_a_plain_no_for_a_wrong_password(scripted) -> None:
+    imap = scripted("IMAP4rev1", LOGIN="NO [AUTHENTICATIONFAILED] Authentication failed.")
+    assert check_imap_password(server_at("127.0.0.1", imap.port), "alice", "secret") is False
+    assert imap.commands[-1] == "LOGOUT"
+
+
+def test_it_never_sends_a_password_where_login_is_disabled(scripted) -> None:
+    imap = scripted("IMAP4rev1 LOGINDISABLED")
+    with pytest.raises(MailServerUnavailable, match="LOGINDISABLED"):
+        check_imap_password(server_at("127.0.0.1", imap.port), "alice", "secret")
+    assert "LOGIN" not in imap.commands

@@ -88,11 +88,18 @@ def _refused_for_now(error: imaplib.IMAP4.error) -> bool:
 
 def _forward(conn: imaplib.IMAP4, client_ip: str | None) -> None:
     """Tell the server whose sign-in this is (RFC 2971 ID; Dovecot's x-originating-ip)."""
+    if "ID" not in conn.capabilities:
+        return
     try:
         address = str(ipaddress.ip_address(client_ip or ""))
     except ValueError:
         return  # never put an unchecked header value into an IMAP command
-    conn.xatom("ID", f'("x-originating-ip" "{address}")')
+    try:
+        conn.xatom("ID", f'("x-originating-ip" "{address}")')
+    except imaplib.IMAP4.abort:
+        raise
+    except imaplib.IMAP4.error:
+        log.warning("%s refused the ID command; the owner's address is not forwarded", conn.host)
 
 
 @sensitive_variables("password")
