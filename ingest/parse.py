@@ -366,6 +366,8 @@ class Parser:
         name = msg[:p]
         proto = _MAIL_SERVICES.get(name)
         if proto is not None:
+            if proto == "lmtp" and msg.startswith(("Connect from ", "Disconnect from "), i + 2):
+                return None  # lmtp's connection lines, a good part of a busy log
             if self._shortcuts and (proto == "imap" or proto == "pop3"):
                 event = self._mail_shortcut(proto, msg, p, host)
                 if event is not None:
@@ -377,7 +379,8 @@ class Parser:
 
     # ------------------------------------------------------------------ shortcuts
     def _login_shortcut(self, proto: str, msg: str, at: int, host: str) -> Event | None:
-        m = _FAST_LOGIN.fullmatch(msg, at)
+        failed = "(auth failed, " in msg
+        m = None if failed else _FAST_LOGIN.fullmatch(msg, at)
         if m is not None:
             user, rip, pid, session = m.groups()
             if not self._ips.get(rip):
@@ -387,7 +390,7 @@ class Parser:
                 return None
             event = (ts, host, proto, LOGIN, user, rip, session or None, int(pid))
             return _new(Event, event + _NO_COUNTERS)
-        m = _FAST_AUTH_FAILED.fullmatch(msg, at)
+        m = _FAST_AUTH_FAILED.fullmatch(msg, at) if failed else None
         if m is not None:
             attempts, user, rip, session = m.groups()
             if not self._ips.get(rip):
@@ -506,10 +509,12 @@ class Parser:
         if head.startswith("Login aborted"):
             self.dovecot24 = True
         attempts = None
-        m = _AUTH_FAILED.search(head)
+        m = _AUTH_FAILED.search(head) if "(auth failed, " in head else None
         if m is not None:
             attempts = int(m.group(1))
             reason = "auth failed"
+        elif "(no auth attempts" in head:
+            return None  # the common case of a connection that never tried: a scanner
         else:
             m = _AUTH_FAILED_10.search(head)
             if m is not None:
