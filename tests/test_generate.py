@@ -245,3 +245,22 @@ def test_the_parser_and_correlator_read_exactly_the_generated_ground_truth():
         assert event == truth, line  # every field, ip of the session's login included
     assert got == want
     assert sum(want.values()) > 20_000
+
+
+def test_it_writes_rsyslogs_rfc3339_form_with_the_same_events():
+    from ingest.event import Event
+    from ingest.parse import Parser
+
+    tokyo = timezone(timedelta(hours=9))
+    lines = list(generate_lines(5000, 1, 50, 8, END, tz=tokyo, style="rfc3339"))
+    stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+09:00 mx1 \S+: ")
+    assert all(stamp.match(line) for line in lines)
+    assert [line.split(" ", 1)[1] for line in lines] == [
+        line.split(" ", 3)[3] for line, _ in events(5000, days=1, accounts=50, seed=8, tz=tokyo)
+    ]
+    parser = Parser(tokyo, now=END)
+    got = Counter((e.protocol, e.kind) for e in map(parser.parse_line, lines) if type(e) is Event)
+    want = Counter(
+        (ev.protocol, ev.kind) for _, ev in events(5000, days=1, accounts=50, seed=8, tz=tokyo) if ev
+    )
+    assert got == want
