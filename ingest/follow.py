@@ -32,6 +32,7 @@ from ingest.watch import (
     Pattern,
     Waker,
     belongs_to,
+    debug,
     directories,
     discover,
     gzip_isize,
@@ -83,6 +84,7 @@ class Settings:
     poll_seconds: float = 0.5
     batch_seconds: float = 0.1
     batch_lines: int = BATCH_LINES
+    retention_hours: float = 6.0  # 0: leave retention to the timer
 
 
 @dataclass
@@ -131,6 +133,7 @@ class Follower:
         self.stop = threading.Event()
         self.rescan = True
         self._last_scan = 0.0
+        self._last_retention = -1e12
 
     # ------------------------------------------------------------------------------ loop
 
@@ -153,6 +156,7 @@ class Follower:
                         waker.rescan.clear()
                         self.rescan = True
                     self.cycle()
+                    self._maybe_retain()
                     if not ready:
                         ready = True
                         self.log(f"ready: {len(self.tails)} file(s) open")
@@ -180,6 +184,26 @@ class Follower:
             waker.stop()
             self._finish()
         return 0
+
+    def _maybe_retain(self) -> None:
+        """Create the coming months' partitions and drop expired ones, every few hours."""
+        every = self.settings.retention_hours * 3600
+        if every <= 0 or time.monotonic() - self._last_retention < every:
+            return
+        from ingest.retention import apply_retention, retention_days
+
+        self._last_retention = time.monotonic()
+        try:
+            created, dropped = apply_retention(self.engine, retention_days())
+        except _OUTAGE as exc:
+            raise DatabaseDown(_reason(exc)) from exc
+        except sa.exc.DBAPIError as exc:  # e.g. its lock timeout: the next run tries again
+            self.log(f"retention not applied this time: {_reason(exc)}")
+            return
+        if created or dropped:
+            self.log(
+                f"retention: created {', '.join(created) or 'none'}; dropped {', '.join(dropped) or 'none'}"
+            )
 
     def _finish(self) -> None:
         """On SIGTERM: commit what was read (once, no retries) and close every file."""
@@ -372,7 +396,8 @@ class Follower:
                 self.fingerprints[key] = fingerprint(c.path)
             fp = self.fingerprints[key]
             if fp is None or fp in self.tails:
-                continue  # no complete first line yet, or read at another place
+                debug(f"{c.path}: {'no complete first line yet' if fp is None else 'read at another place'}")
+                continue
             self._consider(c, st, key, fp)
         if self.first_scan:
             self.first_scan = False
@@ -391,6 +416,7 @@ class Follower:
             offset = row.byte_offset
             if gz:
                 if gzip_isize(c.path) == offset % 2**32:
+                    debug(f"{c.path}: compressed, read to its end ({offset:,})")
                     self.settled.add(key)
                     return
             elif st.st_size < offset:
@@ -400,6 +426,7 @@ class Follower:
                 self.settled.add(key)
                 return
             elif st.st_size == offset and not c.live:
+                debug(f"{c.path}: rotated, read to its end ({offset:,})")
                 self.settled.add(key)
                 return
         else:
@@ -523,6 +550,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         poll_seconds=env_float("MAILTRAIL_FOLLOW_POLL_SECONDS", 0.5, minimum=0.05),
         batch_seconds=env_float("MAILTRAIL_FOLLOW_BATCH_SECONDS", 0.1, minimum=0.0),
         batch_lines=env_int("MAILTRAIL_FOLLOW_BATCH_LINES", BATCH_LINES, minimum=1),
+        retention_hours=env_float("MAILTRAIL_FOLLOW_RETENTION_HOURS", 6.0, minimum=0.0),
     )
 
 

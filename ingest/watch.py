@@ -9,7 +9,6 @@ import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from mailtrail.env import ConfigError
 
@@ -221,17 +220,7 @@ class Waker:
             self._observer = None
 
 
-def same_file(a: os.stat_result, b: os.stat_result) -> bool:
-    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
-
-
-def resolve(path: str) -> str:
-    try:
-        return str(Path(path).resolve())
-    except OSError:  # pragma: no cover
-        return path
-
-
-def _debug(msg: str) -> None:  # pragma: no cover - for local diagnosis only
+def debug(msg: str) -> None:
+    """A diagnostic line, shown when MAILTRAIL_FOLLOW_DEBUG is set."""
     if os.environ.get("MAILTRAIL_FOLLOW_DEBUG"):
         print(f"follow[debug]: {msg}", file=sys.stderr, flush=True)

@@ -60,7 +60,13 @@ class FollowProcess:
     def __init__(self, tmp: Path, args: list[str], env: dict[str, str] | None = None) -> None:
         self.log_path = tmp / f"follow-{time.monotonic_ns()}.err"
         self._err = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        full_env = {**os.environ, "MAILTRAIL_FOLLOW_BATCH_SECONDS": "0.05", **(env or {})}
+        # retention off: it would drop old months' partitions other tests of this session use
+        full_env = {
+            **os.environ,
+            "MAILTRAIL_FOLLOW_BATCH_SECONDS": "0.05",
+            "MAILTRAIL_FOLLOW_RETENTION_HOURS": "0",
+            **(env or {}),
+        }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ingest", "follow", *args],
             cwd=PROJECT_DIR,

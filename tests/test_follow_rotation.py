@@ -54,11 +54,16 @@ class Writer(threading.Thread):
         self.fh.close()
 
     def reopen(self) -> None:
+        """Ask the writer to reopen by name, and wait until it has (as a HUP'd daemon does)."""
         self._reopen.set()
+        deadline = time.monotonic() + 5
+        while self._reopen.is_set() and self.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.001)
 
     def finish(self) -> int:
         self.stopping.set()
-        self.join(10)
+        if self.ident is not None:
+            self.join(10)
         return self.n
 
 
