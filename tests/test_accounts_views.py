@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -333,3 +334,27 @@ def test_staff_sign_in_at_the_admin_with_a_local_password_never_asked_of_the_mai
     )
     assert right.status_code == 302 and signed_in_as(client) == "carol"
     assert b"carol" not in mail.read_log(mark)
+
+
+def test_a_lock_out_ends_after_the_cool_off(client: Client, settings) -> None:
+    settings.AXES_FAILURE_LIMIT = 1
+    settings.AXES_COOLOFF_TIME = timedelta(seconds=1)
+    assert client.post("/accounts/login/", form("alice", "guess")).status_code == 429
+    assert client.post("/accounts/login/", form("alice")).status_code == 429
+    time.sleep(1.2)
+    assert client.post("/accounts/login/", form("alice")).status_code == 302
+
+
+def test_behind_a_proxy_it_counts_the_address_the_proxy_saw(settings) -> None:
+    settings.AXES_FAILURE_LIMIT = 2
+    settings.MAILTRAIL_PROXY_COUNT = 1
+    proxy = "10.0.0.2"
+    # the guesser forges a left-hand entry; the proxy appends the address it really saw
+    guesser = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="192.0.2.10, 198.51.100.66")
+    for _ in range(2):
+        guesser.post("/accounts/login/", form("alice", "guess"))
+    assert guesser.post("/accounts/login/", form("alice")).status_code == 429
+    (attempt,) = AccessAttempt.objects.all()
+    assert attempt.ip_address == "198.51.100.66"
+    alice = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="192.0.2.10")
+    assert alice.post("/accounts/login/", form("alice")).status_code == 302
