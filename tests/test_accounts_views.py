@@ -115,13 +115,15 @@ def test_it_says_the_same_for_a_wrong_password_and_an_unknown_account(client: Cl
     assert signed_in_as(client) is None
 
 
-def test_it_tells_the_owner_when_the_mail_server_is_down(client: Client, settings) -> None:
+def test_it_tells_the_owner_when_the_mail_server_is_down(client: Client, settings, caplog) -> None:
     down = server_at("127.0.0.1", free_port())
     settings.MAILTRAIL_MAIL_DOMAINS = {"example.edu": MailDomain("example.edu", down, "full")}
     response = client.post("/accounts/login/", form("alice"))
     assert response.status_code == 503
     assert errors(response) == UNAVAILABLE_ZH
     assert WRONG_ZH not in response.content.decode()
+    assert "mail server of example.edu cannot check passwords" in caplog.text  # for the operator
+    assert not AccessAttempt.objects.exists()  # an outage locks nobody out
 
 
 def test_it_never_asks_the_mail_server_when_the_captcha_is_wrong(client: Client, mail, monkeypatch) -> None:

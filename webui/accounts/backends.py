@@ -181,7 +181,12 @@ class ImapBackend(BaseBackend):
         if domain is None or not password:
             return None
         client_ip = client_address(request) if request is not None else None
-        if not check_imap_password(domain.server, login, password, client_ip):
+        try:
+            right = check_imap_password(domain.server, login, password, client_ip)
+        except MailServerUnavailable as exc:
+            log.warning("mail server of %s cannot check passwords: %s", domain.name, exc)
+            raise
+        if not right:
             log.info("IMAP sign-in refused for %r at %s", login, domain.server.host)
             return None
         return self.user_for(login)
