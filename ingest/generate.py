@@ -169,7 +169,8 @@ class _World:
     """The simulated server: accounts, their mailboxes, pids, and the open seconds."""
 
     def __init__(self, lines: int, days: float, accounts: int, seed: int, end: datetime | None,
-                 host: str, hostile: bool, truth: bool, tz: tzinfo | None) -> None:  # fmt: skip
+                 host: str, *, truth: bool = False, hostile: bool = True, tz: tzinfo | None = None,
+                 auth_verbose: bool = False) -> None:  # fmt: skip
         if lines < 0 or days <= 0 or accounts < 1:
             raise ValueError("lines must be >= 0, days > 0 and accounts >= 1")
         self.rng = Random(seed)
@@ -178,6 +179,7 @@ class _World:
         self.hostile = hostile
         self.truth = truth
         self.tz = tz
+        self.auth_verbose = auth_verbose
         end_ts = (end or datetime.now().astimezone()).timestamp()
         self.end_sec = int(end_ts)
         self.start = end_ts - days * 86400.0
@@ -497,20 +499,29 @@ class _World:
             self.truth and s.event(LOGOUT, deleted=dels, messages=messages, size=size, reason=reason),
         )
 
-    def _auth_fail(self, t: float, ip: str | None = None, user: str | None = None) -> None:
+    def _auth_fail(self, t: float, ip: str | None = None, user: str | None = None,
+                   known: bool = False) -> None:  # fmt: skip
         r = self.rng.random
         if ip is None or user is None:
             acct = self._pick_account()
             user = acct.name
             ip = self._client_ip(acct)
+            known = True  # a real account that typed a wrong password
             if self.hostile and r() < 0.02:
-                user = HOSTILE_USERS[int(r() * len(HOSTILE_USERS))]
+                user, known = HOSTILE_USERS[int(r() * len(HOSTILE_USERS))], False
         user = user.lower()  # logged after auth_username_format = %Lu, the default
         proto = "imap" if r() < 0.7 else "pop3"
         n = 1 if r() < 0.8 else 2 + int(r() * 3)
         form = AUTH_FAIL_FORMS[int(r() * len(AUTH_FAIL_FORMS))]
         reason = form.format(n=n, s=1 + int(r() * 30))
         sess = self._session_id(t - 2, ip)
+        if self.auth_verbose:  # one line per failed check, before the login process gives up
+            why = "Password mismatch" if known else "unknown user"
+            for _ in range(n):
+                self.put(t, f"dovecot: auth: passwd-file({user},{ip},<{sess}>): {why}",
+                         self.truth and Event(_UNSET, self.host, "auth", AUTH_FAIL, user, ip, sess,
+                                              reason=f"passwd-file: {why}"))  # fmt: skip
+                t += 0.5 + r() * 2
         lip = LIP6 if ":" in ip else LIP4
         secured = "TLS" if r() < 0.8 else "TLS: Connection closed"
         method = "PLAIN" if r() < 0.7 else "LOGIN"
@@ -537,7 +548,7 @@ class _World:
                 user = f"{BOT_USERS[int(r() * len(BOT_USERS))]}@{dom}"
             else:
                 user = self._pick_account().name
-            self._auth_fail(t, ip, user)
+            self._auth_fail(t, ip, user, known=k >= 0.8)
 
     def _no_auth(self, t: float) -> None:
         # Scanners and clients that hang up before authenticating: Dovecot lines, no event.
@@ -740,31 +751,38 @@ def _blocks(world: _World, style: str) -> Iterator[str]:
 
 def generate_lines(lines: int, days: float = 1, accounts: int = 200, seed: int = 1,
                    end: datetime | None = None, host: str = "mx1", *, hostile: bool = True,
-                   tz: tzinfo | None = None, style: str = "rfc3164") -> Iterator[str]:  # fmt: skip
+                   tz: tzinfo | None = None, style: str = "rfc3164",
+                   auth_verbose: bool = False) -> Iterator[str]:  # fmt: skip
     """Yield exactly `lines` log lines (no newline), time-ordered, over `days` days to `end`.
 
     end defaults to now; timestamps are local time in `tz` (default: the machine's zone).
     hostile: include a small fraction of attacker-written Message-IDs, folders, From and
     user names (markup, commas, imitated fields, UTF-8). style: "rfc3164" (rsyslog's classic
     `Nov 27 06:14:15 mx1 dovecot: …`) or "rfc3339" (`2026-11-27T06:14:15.003010+00:00 mx1 …`).
+    auth_verbose: also the auth process's line per failed password check, as Dovecot writes
+    with `auth_verbose = yes` (`auth: passwd-file(user,ip,<session>): Password mismatch`).
     The same arguments (with the same end) always give the same lines.
     """
-    world = _World(lines, days, accounts, seed, end, host, hostile, False, tz)
+    world = _World(lines, days, accounts, seed, end, host, hostile=hostile, tz=tz, auth_verbose=auth_verbose)
     for block in _blocks(world, style):
         yield from block[:-1].split("\n")
 
 
 def generate_events(lines: int, days: float = 1, accounts: int = 200, seed: int = 1,
                     end: datetime | None = None, host: str = "mx1", *, hostile: bool = True,
-                    tz: tzinfo | None = None) -> Iterator[tuple[str, Event | None]]:  # fmt: skip
+                    tz: tzinfo | None = None,
+                    auth_verbose: bool = False) -> Iterator[tuple[str, Event | None]]:  # fmt: skip
     """The same lines as generate_lines, each with the event it must become (None: no event).
 
     The Event is what should land in the database: ip of logout and mail_log events is the ip
     of their session's login (as the correlate stage finds it); reason is "Logged out",
     "Connection closed" or "auth failed"; message_id and mailbox are as logged (after
-    Dovecot's cut at 80 and 64 bytes).
+    Dovecot's cut at 80 and 64 bytes). An auth_verbose line is an auth_fail of protocol
+    "auth" with the reason "passwd-file: Password mismatch" (or "…: unknown user").
     """
-    world = _World(lines, days, accounts, seed, end, host, hostile, True, tz)
+    world = _World(
+        lines, days, accounts, seed, end, host, truth=True, hostile=hostile, tz=tz, auth_verbose=auth_verbose
+    )
     left = lines
     for sec, bodies in world.seconds():
         prefix = _rfc3164_prefix(world, sec)
@@ -777,14 +795,14 @@ def generate_events(lines: int, days: float = 1, accounts: int = 200, seed: int 
 
 
 def write_log(path: str | Path | TextIO, lines: int, days: float = 1, accounts: int = 200,
-              seed: int = 1, end: datetime | None = None, host: str = "mx1", **kw: object) -> int:  # fmt: skip
-    """Write a log to path ('-' = stdout, a .gz name is gzip-compressed); returns lines written."""
-    world = _World(
-        lines, days, accounts, seed, end, host, bool(kw.pop("hostile", True)), False, kw.pop("tz", None)
-    )  # type: ignore[arg-type]
-    style = str(kw.pop("style", "rfc3164"))
-    if kw:
-        raise TypeError(f"unexpected arguments: {', '.join(kw)}")
+              seed: int = 1, end: datetime | None = None, host: str = "mx1", *,
+              hostile: bool = True, tz: tzinfo | None = None, style: str = "rfc3164",
+              auth_verbose: bool = False) -> int:  # fmt: skip
+    """Write generate_lines(…) to path ('-' = stdout, a .gz name is gzip-compressed).
+
+    Returns the number of lines written. Text is written in blocks of about a megabyte.
+    """
+    world = _World(lines, days, accounts, seed, end, host, hostile=hostile, tz=tz, auth_verbose=auth_verbose)
     if not isinstance(path, (str, Path)):
         return _write(path, world, style)
     if str(path) == "-":

@@ -12,6 +12,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from ingest.generate import EVENT_KINDS, generate_events, generate_lines, sanitize, write_log
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -227,7 +229,8 @@ def test_the_bundled_samples_are_what_the_generator_makes(tmp_path: Path):
     assert total < 1_000_000
 
 
-def test_the_parser_and_correlator_read_exactly_the_generated_ground_truth():
+@pytest.mark.parametrize("auth_verbose", [False, True])
+def test_the_parser_and_correlator_read_exactly_the_generated_ground_truth(auth_verbose: bool):
     from ingest.correlate import Correlator
     from ingest.event import Event
     from ingest.parse import Parser
@@ -235,7 +238,7 @@ def test_the_parser_and_correlator_read_exactly_the_generated_ground_truth():
     parser, correlator = Parser(UTC, now=END), Correlator()
     want: Counter[tuple[str, str]] = Counter()
     got: Counter[tuple[str, str]] = Counter()
-    for line, truth in events(60_000, accounts=150, seed=11):
+    for line, truth in events(60_000, accounts=150, seed=11, auth_verbose=auth_verbose):
         event = parser.parse_line(line)
         if type(event) is Event:
             event = correlator.process(event)
@@ -245,6 +248,7 @@ def test_the_parser_and_correlator_read_exactly_the_generated_ground_truth():
         assert event == truth, line  # every field, ip of the session's login included
     assert got == want
     assert sum(want.values()) > 20_000
+    assert (want["auth", "auth_fail"] > 100) is auth_verbose
 
 
 def test_it_writes_rsyslogs_rfc3339_form_with_the_same_events():
