@@ -47,13 +47,11 @@ def say(msg: str) -> None:
 
 
 def migrate(url: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config(str(PROJECT_DIR / "alembic.ini"))
-    cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(url))
-    cfg.attributes["configure_logging"] = False
-    command.upgrade(cfg, "head")
+    """`alembic upgrade head` against url, as `make migrate` runs it."""
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", str(PROJECT_DIR / "alembic.ini"), "upgrade", "head"],
+        cwd=PROJECT_DIR, env={**os.environ, "DATABASE_URL": url}, check=True, capture_output=True,
+    )  # fmt: skip
 
 
 def fresh_database(base_url: str, name: str) -> str:
