@@ -101,10 +101,26 @@ def test_it_signs_alice_in_and_sends_her_to_the_day_view(client: Client) -> None
     assert signed_in_as(client) == ALICE
 
 
-def test_it_asks_for_the_account_without_the_domain(client: Client) -> None:
-    response = client.post("/accounts/login/", form("alice@example.edu", USERS[ALICE]))
+def test_it_takes_the_whole_address_typed_into_the_account_box(client: Client, settings, mail) -> None:
+    server = server_at(mail.host, mail.imap_port)
+    settings.MAILTRAIL_MAIL_DOMAINS = {
+        d: MailDomain(d, server, "full") for d in ("staff.example.edu", "example.edu")
+    }
+    # the select still says staff.example.edu: the typed address wins
+    response = client.post(
+        "/accounts/login/", form("Alice@Example.edu", USERS[ALICE], domain="staff.example.edu")
+    )
+    assert response.status_code == 302
+    assert signed_in_as(client) == ALICE
+
+
+def test_it_refuses_an_address_of_a_domain_it_does_not_serve(client: Client, mail) -> None:
+    mark = mail.mark()
+    response = client.post("/accounts/login/", form("alice@elsewhere.org", USERS[ALICE]))
     assert response.status_code == 200
+    assert "請輸入帳號名稱" in response.content.decode()
     assert signed_in_as(client) is None
+    assert b"elsewhere" not in mail.read_log(mark)
 
 
 def test_it_says_the_same_for_a_wrong_password_and_an_unknown_account(client: Client) -> None:

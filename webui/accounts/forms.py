@@ -19,7 +19,7 @@ from webui.accounts.backends import MailServerUnavailable
 # Dovecot's default auth_username_chars, less `@` (the domain is chosen separately).
 account_validator = RegexValidator(
     r"^[A-Za-z0-9._+-]+\Z",
-    _("Enter the account name only: letters, digits and . _ + -"),
+    _("Enter your account name: letters, digits and . _ + -"),
     code="account",
 )
 
@@ -33,8 +33,7 @@ class SignInForm(forms.Form):
 
     account = forms.CharField(
         label=_("Account"),
-        max_length=64,
-        validators=[account_validator],
+        max_length=64 + 1 + 253,  # the name, or the whole address typed out of habit
         widget=forms.TextInput(
             attrs={
                 "autocomplete": "username",
@@ -64,6 +63,7 @@ class SignInForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.request = request
         self.user: AbstractBaseUser | None = None
+        self.typed_domain: str | None = None
         domains = list(settings.MAILTRAIL_MAIL_DOMAINS)
         self.fields["domain"].choices = [(d, "@" + d) for d in domains]
         self.fields["domain"].initial = domains[0] if domains else None
@@ -78,7 +78,17 @@ class SignInForm(forms.Form):
         return domains[0] if len(domains) == 1 else None
 
     def clean_account(self) -> str:
-        return self.cleaned_data["account"].strip().lower()
+        """The account name; `alice@students.example.edu` typed whole picks its domain too."""
+        account = self.cleaned_data["account"].strip().lower()
+        if "@" in account:
+            account, _at, domain = account.rpartition("@")
+            if domain not in settings.MAILTRAIL_MAIL_DOMAINS:
+                raise forms.ValidationError(account_validator.message, code="account")
+            self.typed_domain = domain
+        if len(account) > 64:
+            raise forms.ValidationError(account_validator.message, code="account")
+        account_validator(account)
+        return account
 
     @sensitive_variables("password")
     def clean(self) -> dict[str, Any]:
@@ -86,7 +96,8 @@ class SignInForm(forms.Form):
         if self.errors:
             return cleaned  # a wrong captcha never reaches the mail server nor the lock-out count
         password = cleaned["password"]
-        username = f"{cleaned['account']}@{cleaned['domain']}"
+        domain = self.typed_domain or cleaned["domain"]
+        username = f"{cleaned['account']}@{domain}"
         try:
             user = authenticate(self.request, username=username, password=password, mailbox_sign_in=True)
         except MailServerUnavailable:
