@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingest.event import AUTH_FAIL, LOGIN, LOGOUT, Event
+from ingest.event import LOGIN, LOGOUT, Event
 
 # Kinds that name no IP in their own line and take their login's.
 _NEEDS_IP = frozenset(("logout", "message_delete", "mailbox_delete", "mailbox_rename",
@@ -17,6 +17,10 @@ class Correlator:
     joined on its session id, else on its pid. A logout forgets the session. Memory is
     bounded: past max_sessions the least recently used entries are dropped (the sink fills
     what is left from committed logins after a restart).
+
+    Before 2.3 the mail process prefix was `imap(user): `, with neither pid nor session. Such
+    a line is joined on (host, protocol, account) only when every open login of that account
+    came from one IP: a guess that cannot name the wrong computer, or no IP at all.
     """
 
     def __init__(self, max_sessions: int = 200_000) -> None:
@@ -24,18 +28,25 @@ class Correlator:
         # insertion-ordered dicts used as LRU lists: a hit moves the key to the end
         self._by_session: dict[tuple[str, str], str] = {}
         self._by_pid: dict[tuple[str, int], str] = {}
+        # (host, protocol, account) → {ip: open logins from it}
+        self._by_account: dict[tuple[str, str, str], dict[str, int]] = {}
 
     def process(self, event: Event) -> Event:
         kind = event.kind
         if kind == LOGIN:
             ip = event.ip
             if ip is not None:
+                host = event.host
                 if event.session is not None:
-                    self._remember(self._by_session, (event.host, event.session), ip)
+                    self._remember(self._by_session, (host, event.session), ip)
                 if event.pid is not None:
-                    self._remember(self._by_pid, (event.host, event.pid), ip)
+                    self._remember(self._by_pid, (host, event.pid), ip)
+                key = (host, event.protocol, event.account)
+                ips = self._by_account.pop(key, None) or {}
+                ips[ip] = ips.get(ip, 0) + 1
+                self._remember(self._by_account, key, ips)
             return event
-        if kind == AUTH_FAIL or kind not in _NEEDS_IP:
+        if kind not in _NEEDS_IP:
             return event
         ip = event.ip
         if ip is None:
@@ -47,6 +58,14 @@ class Correlator:
                 self._by_session.pop((event.host, event.session), None)
             if event.pid is not None:
                 self._by_pid.pop((event.host, event.pid), None)
+            if ip is not None:
+                ips = self._by_account.get((event.host, event.protocol, event.account))
+                if ips is not None and ip in ips:
+                    ips[ip] -= 1
+                    if not ips[ip]:
+                        del ips[ip]
+                        if not ips:
+                            del self._by_account[(event.host, event.protocol, event.account)]
         return event
 
     def unresolved(self, event: Event) -> bool:
@@ -69,10 +88,14 @@ class Correlator:
             if ip is not None:
                 self._by_pid[key2] = ip
                 return ip
+        if event.session is None and event.pid is None:  # a 2.2 or older prefix
+            ips = self._by_account.get((event.host, event.protocol, event.account))
+            if ips is not None and len(ips) == 1:
+                return next(iter(ips))
         return None
 
-    def _remember(self, table: dict, key: tuple, ip: str) -> None:
+    def _remember(self, table: dict, key: tuple, value: object) -> None:
         table.pop(key, None)
-        table[key] = ip
+        table[key] = value
         if len(table) > self.max_sessions:
             del table[next(iter(table))]

@@ -97,3 +97,34 @@ def test_parsed_real_lines_correlate_end_to_end() -> None:
         ("message_delete", "127.0.0.2"),
         ("logout", "127.0.0.2"),
     ]
+
+
+def test_a_dovecot_22_line_without_pid_or_session_takes_the_accounts_only_ip() -> None:
+    c = Correlator()
+    c.process(login("mx1", "alice", "203.0.113.5", "sessA", 100))
+    c.process(login("mx1", "alice", "203.0.113.5", "sessB", 101))  # a second client, same PC
+    assert c.process(later("message_delete", "mx1", "alice", None, None)).ip == "203.0.113.5"
+    assert c.process(later("logout", "mx1", "alice", None, None)).ip == "203.0.113.5"
+    assert c.process(later("logout", "mx1", "bob", None, None)).ip is None
+
+
+def test_a_dovecot_22_line_gets_no_ip_when_the_account_is_open_from_two_computers() -> None:
+    c = Correlator()
+    c.process(login("mx1", "alice", "203.0.113.5", "sessA", 100))
+    c.process(login("mx1", "alice", "198.51.100.9", "sessB", 101))
+    assert c.process(later("message_delete", "mx1", "alice", None, None)).ip is None
+    # once the first session has ended (its logout named it), the other is the only one
+    c.process(later("logout", "mx1", "alice", "sessA", 100))
+    assert c.process(later("message_delete", "mx1", "alice", None, None)).ip == "198.51.100.9"
+
+
+def test_parsed_dovecot_22_lines_correlate_on_the_account() -> None:
+    lines = [
+        "Apr 18 23:41:40 jessie dovecot: imap-login: Login: user=<user@domain.tld>, method=PLAIN, "
+        "rip=192.0.2.44, lip=192.0.2.1, mpid=3012, TLS, session=<sF+SszFtrD5Q8TzB>",
+        "Apr 18 23:41:45 jessie dovecot: imap(user@domain.tld): expunge: box=INBOX, uid=5, "
+        "msgid=<a@x>, size=10",
+        "Apr 18 23:41:48 jessie dovecot: imap(user@domain.tld): Disconnected: Logged out in=244 out=858",
+    ]
+    p, c = Parser(TZ), Correlator()
+    assert [c.process(p.parse_line(line)).ip for line in lines] == ["192.0.2.44"] * 3
