@@ -50,7 +50,10 @@ def mail() -> Iterator[DovecotServer]:
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1: the CA file the client trusts, and its key."""
+    """A self-signed certificate for 127.0.0.1: the CA file the client trusts, and its key.
+
+    The openssl command comes with dovecot-core, which depends on it.
+    """
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
