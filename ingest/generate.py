@@ -27,7 +27,7 @@ from ingest.event import (
     MESSAGE_DELETE,
     UNDELETE,
     Event,
-)  # fmt: skip
+)
 
 # What the lines imitate (design.md, "What real Dovecot writes"; corpus/dovecot-formats.md):
 # Debian 12, rsyslog's classic file format (`Nov 27 06:14:15 mx1 dovecot: …`, day
@@ -119,7 +119,7 @@ MIX = (("imap", 440), ("pop3", 150), ("delivery", 150), ("outbound", 40), ("reje
 HOURLY = (0.25, 0.2, 0.15, 0.15, 0.2, 0.3, 0.5, 0.9, 1.4, 1.7, 1.8, 1.7,
           1.5, 1.6, 1.7, 1.6, 1.4, 1.1, 0.9, 0.8, 0.7, 0.6, 0.45, 0.35)  # fmt: skip
 
-# Which (protocol, kind) each kind of generated line is: the ground truth.
+# The kinds of event the generated Dovecot lines stand for (imap has all; pop3 the first four).
 EVENT_KINDS = (LOGIN, LOGOUT, AUTH_FAIL, MESSAGE_DELETE, FLAG_DELETE, UNDELETE, COPY,
                MAILBOX_DELETE, MAILBOX_RENAME)  # fmt: skip
 
@@ -152,6 +152,8 @@ class _Session:
 
 
 class _Account:
+    """A mailbox: where its owner connects from, how, and what its INBOX holds."""
+
     __slots__ = ("name", "ips", "pop3", "webmail", "inbox", "uid_next", "old_uid", "other_uid")
 
     def __init__(self, name: str, ips: list[str], pop3: bool, webmail: bool, uid: int) -> None:
