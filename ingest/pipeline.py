@@ -44,6 +44,7 @@ def fill_batch(
     parse = parser.parse_line
     correlate = correlator.process
     n = 0
+    first_ts = batch.first_ts
     last_ts = batch.last_ts
     exhausted = True
     for raw in lines:
@@ -78,7 +79,13 @@ def fill_batch(
             elif type(result) is Event:
                 result = correlate(result)
                 events.append((*result, source_id, raw.offset))
-                last_ts = result.ts if last_ts is None or result.ts > last_ts else last_ts
+                ts = result.ts
+                if last_ts is None:
+                    first_ts = last_ts = ts
+                elif ts > last_ts:
+                    last_ts = ts
+                elif ts < first_ts:
+                    first_ts = ts
                 if fault is not None:
                     bad.append((raw.offset, data, fault + " (event stored with the fault repaired)"))
             else:
@@ -89,6 +96,7 @@ def fill_batch(
             exhausted = False
             break
     batch.lines += n
+    batch.first_ts = first_ts
     batch.last_ts = last_ts
     batch.year, batch.month = parser.year_state
     return exhausted

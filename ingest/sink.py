@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from ingest.event import Event
-from ingest.partitions import ensure_partitions, existing_months, month_start
+from ingest.partitions import ensure_partitions, existing_months, month_start, next_month
 from ingest.schema import bad_line, source
 
 # The invariant that makes ingestion exactly-once:
@@ -50,7 +50,8 @@ class Batch:
     bad: list[tuple[int, bytes, str]] = field(default_factory=list)  # (line_offset, raw, reason)
     lines: int = 0
     skipped: int = 0
-    last_ts: datetime | None = None
+    first_ts: datetime | None = None  # the earliest event time in the batch
+    last_ts: datetime | None = None  # the latest
     year: int | None = None
     month: int | None = None
 
@@ -94,7 +95,7 @@ class Sink:
         with self.engine.begin() as conn:
             months: set[date] = set()
             if batch.events:
-                months = self._ensure_months(conn, batch.events)
+                months = self._ensure_months(conn, batch)
                 resolve_ips_from_logins(conn, batch.events)
                 cur = conn.connection.driver_connection.cursor()
                 with cur.copy(COPY_EVENTS) as copy:
@@ -150,9 +151,14 @@ class Sink:
                 sa.update(source).where(source.c.id == state.id).values(size=size, updated_at=sa.func.now())
             )
 
-    def _ensure_months(self, conn: sa.Connection, rows: list[tuple]) -> set[date]:
-        """Create the partitions a batch needs; returns the months it needs (cached after commit)."""
-        months = {month_start(row[0]) for row in rows}
+    def _ensure_months(self, conn: sa.Connection, batch: Batch) -> set[date]:
+        """Create the partitions a batch needs; returns its months (cached after commit)."""
+        first = batch.first_ts or min(row[0] for row in batch.events)
+        last = batch.last_ts or max(row[0] for row in batch.events)
+        months, month = set(), month_start(first)
+        while month <= month_start(last):
+            months.add(month)
+            month = next_month(month)
         if months <= self._months:
             return months
         if not self._months:
