@@ -63,13 +63,16 @@ def day(request: HttpRequest) -> HttpResponse:
     account = mailbox_account(request.user)
     form, period = _period(request)
     if period is None:
-        context = {"account": account, "form": form, "search_form": SearchForm()}
+        context = {
+            "account": account, "form": form, "search_form": SearchForm(),
+            "date_value": request.GET.get("date", ""), "end_value": request.GET.get("end", ""),
+        }  # fmt: skip
         return render(request, "records/day.html", context, status=400)
     context = day_context(account, period)
-    # the form shows the period it answered, today included when no date was given
-    context["form"] = PeriodForm(
-        initial={"date": period.first, "end": period.last if period.days > 1 else None}
-    )
+    # the inputs show the period answered, today included when no date was given
+    context["form"] = form
+    context["date_value"] = period.first.isoformat()
+    context["end_value"] = period.last.isoformat() if period.days > 1 else ""
     context["search_form"] = SearchForm()
     return render(request, "records/day.html", context)
 
