@@ -311,7 +311,48 @@ class Follower:
             return
         except _OUTAGE as exc:
             raise DatabaseDown(_reason(exc)) from exc
+        except (sa.exc.DBAPIError, psycopg.DataError, psycopg.IntegrityError) as exc:
+            # A value the database refuses (not an outage): retrying would fail forever and a
+            # crash would loop. Commit the batch in parts so that only the refused lines are
+            # set aside — as bad lines, with the database's reason — and everything else goes in.
+            self.log(f"{tail.path}: a batch was refused ({_reason(exc)}); storing it line by line")
+            self._commit_in_parts(tail, batch)
         tail.pending = None
+
+    def _commit_in_parts(self, tail: Tail, batch: Batch) -> None:
+        parts = [batch]
+        while parts:
+            part = parts.pop(0)
+            try:
+                self.sink.commit(tail.state, part)
+                continue
+            except _OUTAGE as exc:
+                # the parts not committed are read again from the checkpoint after the outage
+                tail.pending = None
+                self._restore_parser(tail)
+                raise DatabaseDown(_reason(exc)) from exc
+            except (sa.exc.DBAPIError, psycopg.DataError, psycopg.IntegrityError) as exc:
+                if len(part.events) > 1:
+                    parts[0:0] = _halves(part)
+                    continue
+                refused = part.events[0] if part.events else None
+                if refused is None:
+                    raise  # not an event's value: nothing to set aside
+                offset = refused[-1]
+                part.events = []
+                part.bad = sorted(
+                    [
+                        *part.bad,
+                        (offset, self._line_at(tail, offset), f"refused by the database: {_reason(exc)}"),
+                    ]
+                )
+                self.sink.commit(tail.state, part)
+
+    def _line_at(self, tail: Tail, offset: int) -> bytes:
+        result = ReadResult()
+        for raw in read_lines(tail.fh, offset, result, final=True):
+            return raw.data
+        return b""
 
     def _reload(self, tail: Tail) -> None:
         try:
@@ -512,6 +553,23 @@ class Follower:
         for p in self.settings.patterns:
             times = [r.created_at for r in rows if belongs_to(p, r.path)]
             self.history[p] = min(times).timestamp() if times else None
+
+
+def _halves(batch: Batch) -> list[Batch]:
+    """Two batches covering the same lines, split between events (for finding a refused one)."""
+    events = sorted(batch.events, key=lambda row: row[-1])
+    half = len(events) // 2
+    mid = events[half][-1]  # the line offset of the first event of the second half
+    first = Batch(start=batch.start, end=mid, year=batch.year, month=batch.month)
+    second = Batch(start=mid, end=batch.end, year=batch.year, month=batch.month, last_ts=batch.last_ts)
+    first.events, second.events = events[:half], events[half:]
+    first.bad = [b for b in batch.bad if b[0] < mid]
+    second.bad = [b for b in batch.bad if b[0] >= mid]
+    # per-line counts are not kept per line: the first part counts what it holds, the rest the remainder
+    first.lines = len(first.events) + len(first.bad)
+    second.lines = max(batch.lines - first.lines, len(second.events) + len(second.bad))
+    second.skipped = batch.skipped
+    return [first, second]
 
 
 def _last_line_end(fd: int, size: int) -> int:

@@ -276,3 +276,33 @@ def test_discovery_finds_rotated_siblings_of_a_plain_path(tmp_path):
     assert set(found) == {"mail.log", "mail.log.1", "mail.log.2.gz", "mail.log-20261127"}
     assert found["mail.log"].live and not found["mail.log.1"].live
     assert belongs_to(p, str(tmp_path / "mail.log.2.gz")) and not belongs_to(p, str(tmp_path / "mail.logger"))
+
+
+def test_a_value_the_database_refuses_is_kept_as_a_bad_line_and_the_rest_goes_in(tmp_path, clean_db):
+    from ingest.follow import Follower, Settings
+    from ingest.pipeline import fill_batch
+    from ingest.sink import Batch
+    from ingest.source import ReadResult, read_lines
+
+    log = tmp_path / "mail.log"
+    append(log, *(login_line(n) for n in range(6)))
+    said: list[str] = []
+    follower = Follower(Settings(patterns=parse_patterns([str(log)]), tz=UTC), clean_db, log=said.append)
+    follower.scan()
+    (tail,) = follower.tails.values()
+    batch = Batch(start=0)
+    fill_batch(
+        read_lines(tail.fh, 0, ReadResult()), batch, tail.parser, follower.correlator, tail.state.id, 100
+    )
+    row = batch.events[3]
+    batch.events[3] = (*row[:5], "999.1.1.1", *row[6:])  # an IP no inet column takes
+    follower._commit(tail, batch)
+    tail.close()
+    assert set(sessions(clean_db)) == {session_of(n) for n in (0, 1, 2, 4, 5)}
+    with clean_db.connect() as conn:
+        bad = conn.execute(sa.text("SELECT line_offset, raw, reason FROM bad_line")).one()
+        offset = conn.execute(sa.text("SELECT byte_offset FROM source")).scalar_one()
+    assert bad.line_offset == row[-1] and bytes(bad.raw) + b"\n" == login_line(3)
+    assert "refused by the database" in bad.reason
+    assert offset == log.stat().st_size
+    assert any("refused" in m for m in said)
