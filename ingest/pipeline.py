@@ -40,23 +40,23 @@ def fill_batch(
     that a person can see what the log really held.
     """
     events = batch.events
+    append = events.append
     bad = batch.bad
     parse = parser.parse_line
     correlate = correlator.process
-    n = 0
+    n = skipped = 0
+    end = batch.end
     first_ts = batch.first_ts
     last_ts = batch.last_ts
     exhausted = True
-    for raw in lines:
+    for offset, data, end, overlong in lines:  # noqa: B007 - the last end is the batch's end
         n += 1
-        data = raw.data
-        batch.end = raw.end
-        if raw.overlong:
+        if overlong:
             bad.append(
                 (
-                    raw.offset,
+                    offset,
                     data,
-                    f"line of {len(data) + raw.overlong} bytes, longer than {MAX_LINE}; "
+                    f"line of {len(data) + overlong} bytes, longer than {MAX_LINE}; "
                     f"its first {MAX_LINE} bytes are kept",
                 )
             )
@@ -72,14 +72,14 @@ def fill_batch(
                 fault = "NUL bytes" if fault is None else fault + "; NUL bytes"
             result = parse(text)
             if result is None:
-                if fault is not None:
-                    bad.append((raw.offset, data, fault + " (not a Dovecot event line)"))
+                if fault is None:
+                    skipped += 1
                 else:
-                    batch.skipped += 1
+                    bad.append((offset, data, fault + " (not a Dovecot event line)"))
             elif type(result) is Event:
                 result = correlate(result)
-                events.append((*result, source_id, raw.offset))
-                ts = result.ts
+                append((*result, source_id, offset))
+                ts = result[0]
                 if last_ts is None:
                     first_ts = last_ts = ts
                 elif ts > last_ts:
@@ -87,15 +87,15 @@ def fill_batch(
                 elif ts < first_ts:
                     first_ts = ts
                 if fault is not None:
-                    bad.append((raw.offset, data, fault + " (event stored with the fault repaired)"))
+                    bad.append((offset, data, fault + " (event stored with the fault repaired)"))
             else:
-                bad.append(
-                    (raw.offset, data, result.reason if fault is None else f"{fault}; {result.reason}")
-                )
+                bad.append((offset, data, result.reason if fault is None else f"{fault}; {result.reason}"))
         if n >= max_lines:
             exhausted = False
             break
+    batch.end = end
     batch.lines += n
+    batch.skipped += skipped
     batch.first_ts = first_ts
     batch.last_ts = last_ts
     batch.year, batch.month = parser.year_state
