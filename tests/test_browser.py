@@ -177,3 +177,24 @@ def test_it_shows_hostile_log_values_as_text_and_runs_none_of_them(site, browser
     assert page.input_value("#id_q") == XSS_MSGID
     assert page.dialogs == []
     assert not [e for e in page.console_errors if "Content Security Policy" in e], page.console_errors
+
+
+def test_it_switches_types_with_plain_links_when_javascript_is_off(site, live_server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(java_script_enabled=False).new_page()
+            page.set_default_timeout(15_000)
+            _sign_in(page, live_server.url)
+            assert _visible_rows(page, "imap-login") == 1
+            page.click("#legend .legend-item.type-imap-login")
+            page.wait_for_url("**hide=imap-login**")
+            assert _visible_rows(page, "imap-login") == 0
+            assert _visible_rows(page, "pop3-login") == 1
+            page.click("#legend .legend-item.type-imap-login")  # and back on
+            page.wait_for_url(lambda url: "hide=" not in url)
+            assert _visible_rows(page, "imap-login") == 1
+        finally:
+            browser.close()

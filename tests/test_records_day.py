@@ -187,3 +187,18 @@ def test_it_fills_the_date_picker_with_the_day_shown(alice):
     ).content.decode()
     assert f'name="date" value="{first.isoformat()}"' in body
     assert f'name="end" value="{today().isoformat()}"' in body
+
+
+def test_it_cuts_days_at_midnight_in_the_configured_zone_not_in_utc(alice, settings):
+    from datetime import UTC, datetime
+
+    settings.TIME_ZONE = "Asia/Taipei"  # UTC+8: the Taipei day 2026-11-20 starts at 11-19 16:00 UTC
+    first = insert_event(datetime(2026, 11, 19, 16, 0, tzinfo=UTC), "imap", "login")
+    last = insert_event(datetime(2026, 11, 20, 15, 59, 59, tzinfo=UTC), "imap", "logout")
+    insert_event(datetime(2026, 11, 19, 15, 59, 59, tzinfo=UTC), "imap", "login")
+    insert_event(datetime(2026, 11, 20, 16, 0, tzinfo=UTC), "imap", "login")
+    response = alice.get(reverse("records:day"), {"date": "2026-11-20"})
+    assert [r.event.id for r in response.context["rows"]] == [first, last]
+    body = response.content.decode()
+    assert "Asia/Taipei" in body
+    assert ">00:00:00</time>" in body and ">23:59:59</time>" in body
