@@ -43,6 +43,9 @@ _STAMP = (
 # no tag (`Nov 27 06:11:11 imap-login: Info: …`): there the "host" ends in `:` or holds `(`.
 _HEAD = re.compile(_STAMP + r" (?:<\w+\.\w+> )?(\S+) ([^\s\[\]:]+)(?:\[\d+\])?: ")
 _STAMP_ONLY = re.compile(_STAMP + " ")
+# the fast path's check of a line it takes to be Dovecot's (noise is turned away unchecked)
+_SYSLOG_STAMP = re.compile(r"[^\W\d_]{3} [ \d]\d \d\d:\d\d:\d\d ")
+_ISO_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)? ")
 _TAI64N = re.compile(r"@[0-9a-f]{24} ")
 # Wrappers put around a whole line by tools (docker compose, grep -H, log viewers, Splunk):
 # dropped, and the line read again.
@@ -90,14 +93,16 @@ _OTHER_FAILURES = ("user disabled", "password expired", "proxy dest auth failed"
 # retr=r/b, del=d/m, size=s` and local extras (`bytes=`, `total=`, `in=12, out=43`, `rcvd=`).
 _STATS_START = re.compile(r" (?:in|bytes|top|rcvd)=")
 # the defaults of 2.3 (imap_logout_format, pop3_logout_format), read in one step
+# (a number longer than its column allows matches nothing: `(?!\d)`)
 _IMAP_STATS = re.compile(
     r"in=(\d{1,18}) out=(\d{1,18})(?: deleted=(\d{1,9}) expunged=(\d{1,9}) trashed=(\d{1,9}))?"
-    r"(?: hdr_count=\d+ hdr_bytes=\d+ body_count=\d+ body_bytes=\d+)?"
+    r"(?: hdr_count=\d+ hdr_bytes=\d+ body_count=\d+ body_bytes=\d+)?(?!\d)"
 )
 _POP3_STATS = re.compile(
-    r"top=\d{1,18}/\d{1,18}, retr=\d{1,18}/\d{1,18}, del=(\d{1,9})/(\d{1,18}), size=(\d{1,18})"
+    r"top=\d{1,18}/\d{1,18}, retr=\d{1,18}/\d{1,18}, del=(\d{1,9})/(\d{1,18}), "
+    r"size=(\d{1,18})(?!\d)"
 )
-_STAT = re.compile(r"(?<![\w])([a-z_]+)=(\d{1,18})(?:/(\d{1,18}))?")
+_STAT = re.compile(r"(?<![\w])([a-z_]+)=(\d{1,18})(?!\d)(?:/(\d{1,18})(?!\d))?")
 _LOGOUT_STARTS = ("Disconnected", "Logged out", "Connection closed", "Server shutting down")
 _INT32 = 2_147_483_647
 
@@ -249,6 +254,8 @@ class Parser:
             i = line.find(" ", 16)
             if i > 16:
                 if line.startswith("dovecot", i + 1):
+                    if _SYSLOG_STAMP.match(line) is None:
+                        return self._line(line, 0)
                     c = line[i + 8 : i + 10]
                     if c == ": ":
                         self._stamp = line[:15]
@@ -258,14 +265,23 @@ class Parser:
                         return self._line(line, 0)
                     return None  # dovecot-postlogin and friends: not Dovecot itself
                 word = line[16:i]
-                if word[-1] != ":" and "(" not in word and word[0] != "<":
-                    return None  # another program's syslog line
+                if word[0] == "<":
+                    return self._line(line, 0)  # FreeBSD's `<mail.info>`
+                if word[-1] == ":" or "(" in word:  # Dovecot's own log file: no host, no tag
+                    if _SYSLOG_STAMP.match(line) is None:
+                        return self._line(line, 0)
+                    self._stamp = line[:15]
+                    self._stamp_kind = "s"
+                    return self._message(line[16:], self.host)
+                return None  # another program's syslog line
             return self._line(line, 0)
         if line[10:11] == "T" and line[4:5] == "-":  # rsyslog RFC 3339
             j = line.find(" ", 19)
             k = line.find(" ", j + 1)
-            if j > 0 and k > 0:
+            if j > 0 and k > j + 1:
                 if line.startswith("dovecot", k + 1):
+                    if _ISO_STAMP.match(line) is None:
+                        return self._line(line, 0)
                     c = line[k + 8 : k + 10]
                     if c == ": ":
                         self._stamp = line[:j]

@@ -519,11 +519,12 @@ def test_every_line_of_the_real_dovecot_captures_reads_cleanly() -> None:
     assert {"login", "logout", "auth_fail", "message_delete", "flag_delete"} <= kinds
 
 
-def test_the_shortcuts_answer_as_the_general_path_on_a_generated_day() -> None:
+def test_the_fast_paths_answer_as_the_general_path_on_a_generated_day() -> None:
     from ingest.generate import generate_lines
 
     fast, general = Parser(BERLIN, now=NOW), Parser(BERLIN, now=NOW)
     general._shortcuts = False
+    general._fast_line = lambda line: general._line(line, 0)  # type: ignore[method-assign]
     events = 0
     for line in generate_lines(20_000, days=1, end=NOW, tz=BERLIN, seed=7):
         a, b = fast.parse_line(line), general.parse_line(line)
@@ -531,3 +532,13 @@ def test_the_shortcuts_answer_as_the_general_path_on_a_generated_day() -> None:
         assert type(a) is not Malformed, line
         events += type(a) is Event
     assert events > 5_000
+
+
+def test_a_number_too_long_for_its_column_is_never_cut_short() -> None:
+    line = (
+        "Nov 27 06:20:00 mx1 dovecot: pop3(bob): Disconnected: Logged out top=0/0, retr=0/0, del=0/1, size="
+    )
+    assert parse(line + "12").size == 12
+    assert parse(line + "1" * 25).size is None
+    imap = "Nov 27 06:20:00 mx1 dovecot: imap(a): Disconnected: Logged out in=1 out=" + "2" * 30
+    assert parse(imap).bytes_out is None

@@ -215,20 +215,26 @@ def test_a_hostile_user_name_never_changes_the_rip_of_a_failed_sign_in(
     assert event.attempts == attempts
 
 
+def _general() -> Parser:
+    """A parser without its fast paths: the head read by regex, no one-regex shortcuts."""
+    parser = Parser(TZ, now=NOW)
+    parser._shortcuts = False
+    parser._fast_line = lambda line: parser._line(line, 0)  # type: ignore[method-assign]
+    return parser
+
+
 def _both(line: str) -> tuple[object, object]:
-    general = Parser(TZ, now=NOW)
-    general._shortcuts = False
-    return Parser(TZ, now=NOW).parse_line(line), general.parse_line(line)
+    return Parser(TZ, now=NOW).parse_line(line), _general().parse_line(line)
 
 
 @SETTINGS
 @given(mutated_lines())
-def test_the_one_regex_shortcuts_answer_as_the_general_path(line: str) -> None:
+def test_the_fast_paths_answer_as_the_general_path(line: str) -> None:
     fast, general = _both(line)
     assert fast == general
 
 
-def test_the_shortcuts_answer_as_the_general_path_on_every_real_line() -> None:
+def test_the_fast_paths_answer_as_the_general_path_on_every_real_line() -> None:
     for line in REAL:
         fast, general = _both(line)
         assert fast == general, line
