@@ -202,3 +202,20 @@ def test_it_cuts_days_at_midnight_in_the_configured_zone_not_in_utc(alice, setti
     body = response.content.decode()
     assert "Asia/Taipei" in body
     assert ">00:00:00</time>" in body and ">23:59:59</time>" in body
+
+
+def test_it_pages_exactly_across_rows_a_microsecond_apart(alice):
+    from webui.records.queries import Cursor, day_rows, period_bounds
+
+    base = at(yesterday(), "12:00:00.999998")
+    ids = [insert_event(base + timedelta(microseconds=n), "imap", "login") for n in range(3)]
+    start, end = period_bounds(yesterday(), yesterday())
+    seen, after = [], None
+    while True:
+        page = day_rows(ALICE, start, end, after=after, limit=1)
+        seen += [r.event.id for r in page.rows]
+        if page.next_cursor is None:
+            break
+        after = Cursor.decode(page.next_cursor.encode())
+        assert after == page.next_cursor
+    assert seen == ids

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 
 from django.db import connection
@@ -60,20 +60,24 @@ class Cursor(NamedTuple):
     n: int
 
     def encode(self) -> str:
-        return f"{self.ts.timestamp():.6f}_{self.id}_{self.n}"
+        # whole microseconds since the epoch: a float would round the last digit away, and
+        # the next page would then repeat or skip rows
+        return f"{(self.ts - _EPOCH) // _MICROSECOND}_{self.id}_{self.n}"
 
     @classmethod
     def decode(cls, text: str) -> Cursor:
         """Raises ValueError on anything but three well-formed parts."""
-        ts, id_, n = text.split("_")
-        stamp = float(ts)
-        if not (0 <= stamp < 1e11) or len(id_) > 19 or len(n) > 9:
+        micros, id_, n = text.split("_")
+        if len(micros) > 17 or len(id_) > 19 or len(n) > 9:
             raise ValueError("cursor out of range")
-        moment = datetime.fromtimestamp(stamp, tz=timezone.get_fixed_timezone(0))
-        ident, number = int(id_), int(n)
-        if ident < 0 or number < 0:
+        moment, ident, number = int(micros), int(id_), int(n)
+        if not 0 <= moment < 10**17 or ident < 0 or number < 0:
             raise ValueError("cursor out of range")
-        return cls(moment, ident, number)
+        return cls(_EPOCH + moment * _MICROSECOND, ident, number)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
