@@ -54,6 +54,8 @@ HOSTILE_BITS = [
     "€",
     ": Disconnected: Logged out in=1 out=2",
     "(auth failed, 9 attempts in 1 secs)",
+    " ",
+    "  ",
 ]
 hostile_text = st.lists(
     st.one_of(
@@ -81,7 +83,19 @@ def _real_lines() -> list[str]:
     return lines
 
 
+def _generated_lines() -> list[str]:
+    from ingest.generate import generate_lines
+
+    lines: list[str] = []
+    for style in ("rfc3164", "rfc3339"):
+        lines += [
+            line for line in generate_lines(3000, end=NOW, tz=TZ, seed=5, style=style) if " dovecot: " in line
+        ]
+    return lines
+
+
 REAL = _real_lines()
+SAMPLES = REAL + _generated_lines()
 
 
 def assert_storable(result: Event | Malformed | None) -> None:
@@ -106,7 +120,7 @@ def assert_storable(result: Event | Malformed | None) -> None:
 
 @st.composite
 def mutated_lines(draw: st.DrawFn) -> str:
-    line = draw(st.sampled_from(REAL))
+    line = draw(st.sampled_from(SAMPLES))
     for _ in range(draw(st.integers(1, 4))):
         at = draw(st.integers(0, len(line)))
         how = draw(st.sampled_from(("insert", "delete", "replace")))
