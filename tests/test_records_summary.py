@@ -121,3 +121,22 @@ def test_it_answers_a_bad_period_for_the_picture_with_400(client):
     sign_in(client, ALICE)
     response = client.get(reverse("records:timeline"), {"date": "2026-13-01"})
     assert response.status_code == 400
+
+
+def test_it_refuses_to_start_with_malformed_campus_networks():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(
+        os.environ,
+        MAILTRAIL_CAMPUS_NETWORKS="10.0.0.0/8,not-a-network",
+        DJANGO_SETTINGS_MODULE="webui.settings_test",
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "MAILTRAIL_CAMPUS_NETWORKS" in result.stderr and "'not-a-network'" in result.stderr
