@@ -97,6 +97,24 @@ SHAPES: list[tuple[str, dict[str, object]]] = [
         dict(ts="2026-01-21T19:06:28+01:00", host="xyz", protocol="sieve", kind="login",
              account="user3", ip="10.1.2.3", session="tyio4fp/vgBVHf60", pid=51689),
     ),
+    (  # grep -H over rotated files: the path is dropped
+        "/var/log/maillog.9:Mar 13 02:33:19 mss1 dovecot: pop3-login: Login: user=<info@ise.mn>, "
+        "method=PLAIN, rip=172.16.214.26, lip=172.16.214.16, mpid=9398",
+        dict(ts="2026-03-13T02:33:19+01:00", host="mss1", protocol="pop3", kind="login",
+             account="info@ise.mn", ip="172.16.214.26", pid=9398),
+    ),
+    (  # a log viewer's received-at column, then Splunk's: both dropped
+        "» 5 Aug 2015 12:15:52.311 Aug 5 12:15:50 azure dovecot: pop3-login: Login: user=<e@s.mx>, "
+        "method=PLAIN, rip=187.172.83.176, lip=104.171.119.11, mpid=4800, TLS, session=<VcbljZMcnQC7rFOw>",
+        dict(ts="2026-08-05T12:15:50+02:00", host="azure", protocol="pop3", kind="login",
+             account="e@s.mx", ip="187.172.83.176", session="VcbljZMcnQC7rFOw", pid=4800),
+    ),
+    (
+        "3/25/12 10:53:39.000 AM Mar 25 10:53:39 host dovecot: imap-login: Login: user=<s>, "
+        "method=PLAIN, rip=10.0.0.1, lip=10.0.0.2",
+        dict(ts="2026-03-25T10:53:39+01:00", host="host", protocol="imap", kind="login",
+             account="s", ip="10.0.0.1"),
+    ),
     # --- logouts
     (
         f"Nov 27 06:20:00 mx1 dovecot: imap(alice@example.edu)<4242><{S}>: Disconnected: Logged "
