@@ -299,9 +299,10 @@ class ScriptedImap:
     (command name → tagged reply text), "OK" otherwise; it records the commands it got.
     """
 
-    def __init__(self, capabilities: str, replies: dict[str, str]) -> None:
+    def __init__(self, capabilities: str, replies: dict[str, str], delay: float = 0) -> None:
         self.capabilities = capabilities
         self.replies = replies
+        self.delay = delay  # seconds before each reply
         self.commands: list[str] = []
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
@@ -316,6 +317,7 @@ class ScriptedImap:
                 tag, _, rest = raw.decode(errors="replace").strip().partition(" ")
                 command = rest.split(" ", 1)[0].upper()
                 self.commands.append(command)
+                time.sleep(self.delay)
                 if command == "LOGOUT":
                     conn.sendall(f"* BYE bye\r\n{tag} OK done\r\n".encode())
                     return
@@ -330,8 +332,8 @@ class ScriptedImap:
 def scripted():
     servers: list[ScriptedImap] = []
 
-    def start(capabilities: str, **replies: str) -> ScriptedImap:
-        servers.append(ScriptedImap(capabilities, replies))
+    def start(capabilities: str, delay: float = 0, **replies: str) -> ScriptedImap:
+        servers.append(ScriptedImap(capabilities, replies, delay))
         return servers[-1]
 
     yield start
@@ -370,3 +372,17 @@ def test_it_never_sends_a_password_where_login_is_disabled(scripted) -> None:
     with pytest.raises(MailServerUnavailable, match="LOGINDISABLED"):
         check_imap_password(server_at("127.0.0.1", imap.port), "alice", "secret")
     assert "LOGIN" not in imap.commands
+
+
+def test_its_timeout_bounds_the_whole_check_not_each_reply(scripted) -> None:
+    # every reply comes 0.4 s late (CAPABILITY, then the login): each within the 0.7 s
+    # timeout, both together not
+    imap = scripted("IMAP4rev1 AUTH=PLAIN", delay=0.4)
+    started = time.monotonic()
+    with pytest.raises(MailServerUnavailable):
+        check_imap_password(server_at("127.0.0.1", imap.port, timeout=0.7), "alice", "secret")
+    assert time.monotonic() - started < 1.2
+    slow_but_in_time = scripted("IMAP4rev1 AUTH=PLAIN", delay=0.2)
+    assert (
+        check_imap_password(server_at("127.0.0.1", slow_but_in_time.port, timeout=1.5), "alice", "x") is True
+    )

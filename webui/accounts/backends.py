@@ -11,6 +11,7 @@ import ipaddress
 import logging
 import re
 import ssl
+import time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -31,6 +32,10 @@ _UNAVAILABLE_CODES = {"UNAVAILABLE", "SERVERBUG", "PRIVACYREQUIRED"}
 _CODE = re.compile(r"^(?:b['\"])?\s*\[([A-Z-]+)")
 
 
+# The answer is known by then; a server slow to say goodbye gets this long, then the line drops.
+_LOGOUT_SECONDS = 2.0
+
+
 class MailServerUnavailable(Exception):
     """The mail server could not be asked; this says nothing about the password."""
 
@@ -43,7 +48,15 @@ def _tls_context(server: MailServer) -> ssl.SSLContext:
     return context
 
 
-def _open(server: MailServer) -> imaplib.IMAP4:
+def _allow(conn: imaplib.IMAP4, deadline: float) -> None:
+    """Give the next exchange only what is left of the check's time."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the mail server took longer than its timeout")
+    conn.sock.settimeout(left)
+
+
+def _open(server: MailServer, deadline: float) -> imaplib.IMAP4:
     if server.security == "tls":
         return imaplib.IMAP4_SSL(
             server.host, server.port, ssl_context=_tls_context(server), timeout=server.timeout
@@ -51,6 +64,7 @@ def _open(server: MailServer) -> imaplib.IMAP4:
     conn = imaplib.IMAP4(server.host, server.port, timeout=server.timeout)
     if server.security == "starttls":
         try:
+            _allow(conn, deadline)
             conn.starttls(ssl_context=_tls_context(server))
         except BaseException:
             conn.shutdown()
@@ -109,16 +123,22 @@ def check_imap_password(server: MailServer, login: str, password: str, client_ip
     False: the server said the credentials are wrong (unknown user and wrong password look
     the same, as they do to a mail client). MailServerUnavailable: the server could not
     judge them (down, unreachable, slow, TLS failure, a protocol error or a temporary refusal).
+
+    server.timeout bounds the whole check, not each exchange: a server that answers slowly
+    step by step must not hold a web worker past its own timeout.
     """
+    deadline = time.monotonic() + server.timeout
     try:
-        conn = _open(server)
+        conn = _open(server, deadline)
     except (OSError, imaplib.IMAP4.error, ssl.SSLError) as exc:
         raise MailServerUnavailable(f"{server.host}:{server.port}: {type(exc).__name__}: {exc}") from None
     broken = True
     try:
         try:
             if server.forward_client_ip:
+                _allow(conn, deadline)
                 _forward(conn, client_ip)
+            _allow(conn, deadline)
             _login(conn, login, password)
         except imaplib.IMAP4.abort as exc:  # the connection broke: a subclass of error, so first
             raise MailServerUnavailable(f"{server.host}:{server.port}: connection lost: {exc}") from None
@@ -142,6 +162,7 @@ def _hang_up(conn: imaplib.IMAP4, politely: bool) -> None:
     # LOGOUT lets the server log a clean logout; after a timeout it would only wait again
     if politely:
         try:
+            conn.sock.settimeout(_LOGOUT_SECONDS)
             conn.logout()
             return
         except (OSError, imaplib.IMAP4.error):

@@ -35,7 +35,7 @@ class MailServer:
     host: str
     port: int
     security: str  # tls: TLS from the first byte; starttls: upgrade on 143; none: plain text
-    timeout: float  # seconds for the connection and for each reply
+    timeout: float  # seconds for the whole check: connection, TLS and login
     verify: bool  # check the server's certificate and host name
     ca_file: str | None  # a CA bundle for a private CA; None: the system's
     # Send the owner's address in an IMAP ID command (x-originating-ip), so that Dovecot logs
