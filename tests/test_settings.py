@@ -155,9 +155,11 @@ _NOT_OURS = {"TZ"}
 
 def variables_read_by_the_code() -> set[str]:
     names: set[str] = set()
-    for top in ("mailtrail", "ingest", "webui"):
+    for top in ("mailtrail", "ingest", "webui", "deploy"):
         for path in (PROJECT / top).rglob("*.py"):
             names |= set(_READ.findall(path.read_text(encoding="utf-8")))
+    for compose in PROJECT.glob("docker-compose*.yml"):
+        names |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]+)", compose.read_text(encoding="utf-8")))
     names |= {f"MAILTRAIL_IMAP_{field}" for field in FIELDS}
     return names - _NOT_OURS
 
