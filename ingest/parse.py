@@ -81,6 +81,7 @@ _LEVEL_WORDS = frozenset(("Info", "Debug", "Warning", "Error", "Fatal", "Panic",
 # `imap(user)<pid><session>: ` (2.3+), `imap(user): ` (2.2), `IMAP(user): ` (1.x). The user
 # is the authenticated one; the first `)` that the prefix structure follows ends it.
 _MAIL_PREFIX_END = re.compile(r"\)(?:<(\d{1,9})>)?(?:<([^<>]*)>)?: ")
+_SERVICE_PREFIX = re.compile(r"service=([A-Za-z0-9-]+), user=(.*?), ip=\[([0-9A-Fa-f.:]*)\]\. ", re.S)
 _AUTH_PREFIX = re.compile(r"(auth(?:-worker)?)(?:\((.*?)\))?((?:<[^<>]*>)*): ", re.S)
 
 # --------------------------------------------------------------------------- messages
@@ -352,7 +353,7 @@ class Parser:
     def _message(self, msg: str, host: str) -> Event | Malformed | None:
         i = msg.find(": ")
         if i <= 0:
-            return None
+            return self._service_prefix(msg, host) if msg.startswith("service=") else None
         svc = msg[:i]
         proto = _LOGIN_SERVICES.get(svc)
         if proto is not None:  # a login process
@@ -378,6 +379,8 @@ class Parser:
         if p <= 0:
             if svc in _AUTH_SERVICES:
                 return self._auth_process(msg, host)
+            if svc.startswith("service="):
+                return self._service_prefix(msg, host)
             return None
         name = msg[:p]
         proto = _MAIL_SERVICES.get(name)
@@ -582,6 +585,37 @@ class Parser:
             name, _, number = account.rpartition(" ")
             if name and number.isascii() and number.isdigit() and len(number) <= 9:
                 account, pid = name, int(number)
+        return self._mail_body(proto, account, pid, session, body, host)
+
+    def _service_prefix(self, msg: str, host: str) -> Event | Malformed | None:
+        """Virtualmin's mail_log_prefix `service=%s, user=%u, ip=[%r]. `: the ip is in it."""
+        m = _SERVICE_PREFIX.match(msg)
+        if m is None:
+            return None
+        service, account, ip = m.groups()
+        proto = _MAIL_SERVICES.get(service)
+        if proto is None:
+            return None
+        body = msg[m.end() :]
+        if body.startswith("Info: "):
+            body = body[6:]
+        elif body.startswith(_NOT_INFO):
+            return None
+        event = self._mail_body(proto, account, None, None, body, host)
+        if type(event) is Event and ip and self._valid_ip(ip):
+            event = event._replace(ip=ip)
+        return event
+
+    def _mail_body(
+        self,
+        proto: str,
+        account: str,
+        pid: int | None,
+        session: str | None,
+        body: str,
+        host: str,
+    ) -> Event | Malformed | None:
+        """The message after a mail process prefix: a logout or a mail_log event."""
         if not account:
             return None  # lmtp() before the recipient is known
         if body.startswith(_LOGOUT_STARTS):

@@ -174,6 +174,13 @@ SHAPES: list[tuple[str, dict[str, object]]] = [
         dict(ts="2026-11-27T06:20:00+01:00", host="mx1", protocol="pop3", kind="logout",
              account="bob", reason="Logged out"),
     ),
+    (  # Virtualmin's mail_log_prefix `service=%s, user=%u, ip=[%r]. ` and `rcvd=%i, sent=%o`
+        "Feb 11 09:50:27 earth dovecot: service=imap, user=info@profortil.my, ip=[::1]. Logged out "
+        "rcvd=214, sent=3328",
+        dict(ts="2026-02-11T09:50:27+01:00", host="earth", protocol="imap", kind="logout",
+             account="info@profortil.my", ip="::1", bytes_in=214, bytes_out=3328,
+             reason="Logged out"),
+    ),
     # --- failed sign-ins
     (
         f"Nov 27 06:30:00 mx1 dovecot: imap-login: Disconnected: Connection closed (auth failed, "

@@ -181,19 +181,9 @@ EXCEPTIONS: list[tuple[str, tuple[str, str] | str | None]] = [
         "Jan 11 03:45:09 email dovecot: auth-worker(default): sql(someoneelse, unknown user",
         None,
     ),
-    # custom mail_log_prefix/imap_logout_format (service=…, user=…, ip=[…].): not supported
+    # Virtualmin's service=…, user=…, ip=[…]. prefix, but the page's e-mail obfuscation ate `user=`
     (
         "Oct 31 21:07:26 s1 dovecot: service=imap, [email protected], ip=[::1]. Logged out rcvd=318, sent=2174",
-        None,
-    ),
-    # custom mail_log_prefix/imap_logout_format (service=…, user=…, ip=[…].): not supported
-    (
-        "Feb 11 09:50:27 earth dovecot: service=imap, user=info@profortil.my, ip=[::1]. Logged out rcvd=214, sent=3328",
-        None,
-    ),
-    # custom mail_log_prefix/imap_logout_format (service=…, user=…, ip=[…].): not supported
-    (
-        "Feb 11 09:51:08 earth dovecot: service=imap, user=info@profortil.my, ip=[::1]. Logged out rcvd=182, sent=1456",
         None,
     ),
     # rip anonymised by the publisher: not an address, kept as a bad line
