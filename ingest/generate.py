@@ -196,7 +196,7 @@ class _World:
                           for _ in range(max(8, accounts // 10))]  # fmt: skip
         self._ipbytes: dict[str, bytes] = {}
         self._build_clock()
-        self.put = self._make_put()
+        self.put, self.put_many = self._make_put()
         mix = [(getattr(self, "_" + name), w) for name, w in MIX]
         self.scenarios = [f for f, w in mix for _ in range(w)]
 
@@ -311,7 +311,7 @@ class _World:
 
     # --- buckets --------------------------------------------------------------------------
 
-    def _make_put(self) -> Callable[..., None]:
+    def _make_put(self) -> tuple[Callable[..., None], Callable[..., None]]:
         """put(t, body, truth=None): file a line under its second. A closure, not a method:
         it runs once per line, and local names are the cheapest lookups Python has."""
         buckets, keys, end_sec, count, truth = self.buckets, self._keys, self.end_sec, self._count, self.truth
@@ -327,7 +327,19 @@ class _World:
             bucket.append((body, event) if truth else body)
             count[0] += 1
 
-        return put
+        def put_many(t: float, *bodies: str) -> None:
+            """Several lines without events in one second (postfix's bursts)."""
+            sec = int(t)
+            if sec > end_sec:
+                return
+            bucket = buckets.get(sec)
+            if bucket is None:
+                bucket = buckets[sec] = []
+                heappush(keys, sec)
+            bucket.extend([(body, None) for body in bodies] if truth else bodies)
+            count[0] += len(bodies)
+
+        return put, put_many
 
     @property
     def committed(self) -> int:
@@ -587,53 +599,48 @@ class _World:
         t += 0.3 + r() * 0.5
         put(t, f"postfix/smtpd[{smtpd}]: {q1}: client={mx}[{mx_ip}]")
         t += 0.1 + r() * 0.3
-        put(t, f"postfix/cleanup[{cleanup}]: {q1}: message-id={mid}")
-        put(t, f"postfix/qmgr[{q}]: {q1}: from=<{sender}>, size={size}, nrcpt=1 (queue active)")
-        put(
+        many = self.put_many
+        many(
             t,
+            f"postfix/cleanup[{cleanup}]: {q1}: message-id={mid}",
+            f"postfix/qmgr[{q}]: {q1}: from=<{sender}>, size={size}, nrcpt=1 (queue active)",
             f"postfix/smtpd[{smtpd}]: disconnect from {mx}[{mx_ip}] ehlo=2 starttls=1 mail=1 "
             "rcpt=1 bdat=1 quit=1 commands=7",
         )
         t += 0.2 + r()
         local = self._next_pid()
-        put(t, f"postfix/smtpd[{local}]: connect from localhost[127.0.0.1]")
-        put(t, f"postfix/smtpd[{local}]: {q2}: client=localhost[127.0.0.1]")
-        put(t, f"postfix/cleanup[{cleanup}]: {q2}: message-id={mid}")
-        put(
-            t,
-            f"postfix/smtpd[{local}]: disconnect from localhost[127.0.0.1] ehlo=1 mail=1 "
-            "rcpt=1 data=1 quit=1 commands=5",
-        )
-        put(t, f"postfix/qmgr[{q}]: {q2}: from=<{sender}>, size={size + 1200}, nrcpt=1 (queue active)")
         ms = int(300 + r() * 3000)
         amavis = self.amavis_pids[int(r() * 3)]
-        put(
+        many(
             t,
+            f"postfix/smtpd[{local}]: connect from localhost[127.0.0.1]",
+            f"postfix/smtpd[{local}]: {q2}: client=localhost[127.0.0.1]",
+            f"postfix/cleanup[{cleanup}]: {q2}: message-id={mid}",
+            f"postfix/smtpd[{local}]: disconnect from localhost[127.0.0.1] ehlo=1 mail=1 "
+            "rcpt=1 data=1 quit=1 commands=5",
+            f"postfix/qmgr[{q}]: {q2}: from=<{sender}>, size={size + 1200}, nrcpt=1 (queue active)",
             f"amavis[{amavis}]: ({amavis}-{int(r() * 40):02d}) Passed CLEAN {{RelayedInbound}}, "
             f"[{mx_ip}]:{40000 + int(r() * 20000)} [{mx_ip}] <{sender}> -> <{rcpt}>, Queue-ID: {q1}, "
             f"Message-ID: {mid}, mail_id: {self._session_id(t, mx_ip)[:12]}, "
             f"Hits: {r() * 4 - 2:.3f}, size: {size}, queued_as: {q2}, {ms} ms",
-        )
-        put(
-            t,
             f"postfix/smtp[{self._next_pid()}]: {q1}: to=<{rcpt}>, relay=127.0.0.1[127.0.0.1]:10024, "
             f"delay={ms / 1000 + 1:.1f}, delays=0.6/0/0/{ms / 1000:.1f}, dsn=2.0.0, status=sent "
             f"(250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as {q2})",
+            f"postfix/qmgr[{q}]: {q1}: removed",
         )
-        put(t, f"postfix/qmgr[{q}]: {q1}: removed")
         t += 0.02 + r() * 0.2
         lmtp = self._next_pid()
         lsess = base64.b64encode(self.rng.randbytes(16)).decode()[:22]
-        put(t, f"dovecot: lmtp({lmtp}): Connect from local")
-        put(t, f"dovecot: lmtp({rcpt})<{lmtp}><{lsess}>: msgid={sanitize(mid, 80)}: saved mail to INBOX")
-        put(
+        many(
             t,
+            f"dovecot: lmtp({lmtp}): Connect from local",
+            f"dovecot: lmtp({rcpt})<{lmtp}><{lsess}>: msgid={sanitize(mid, 80)}: saved mail to INBOX",
             f"postfix/lmtp[{self._next_pid()}]: {q2}: to=<{rcpt}>, "
             f"relay=mx1.example.edu[private/dovecot-lmtp], delay=0.05, delays=0.01/0/0/0.04, "
             f"dsn=2.0.0, status=sent (250 2.0.0 <{rcpt}> {lsess} Saved)",
+            f"dovecot: lmtp({lmtp}): Disconnect from local: Client has quit the connection (state=READY)",
+            f"postfix/qmgr[{q}]: {q2}: removed",
         )
-        put(t, f"dovecot: lmtp({lmtp}): Disconnect from local: Client has quit the connection (state=READY)")
-        put(t, f"postfix/qmgr[{q}]: {q2}: removed")
         acct.inbox.append((acct.uid_next, mid, size + 1200, frm))
         acct.uid_next += 1
         if len(acct.inbox) > 30:
