@@ -231,6 +231,7 @@ class Parser:
         # `%i` of a 2.3 logout format): from then on a POP3 `del=D/B` is deleted bytes.
         self.dovecot24 = False
         self._shortcuts = True  # tests turn the one-regex shortcuts off to compare
+        self._yearless = self._clock.yearless
 
     # ------------------------------------------------------------------ public API
     @property
@@ -242,60 +243,58 @@ class Parser:
 
     def parse_line(self, line: str) -> Event | Malformed | None:
         """One decoded line without its newline → Event, Malformed(reason) or None (skipped)."""
+        # Most lines of a busy log are another program's syslog lines; they are turned away
+        # here with a few index checks and no regex. Anything unusual takes the general path
+        # (self._line). This is one function on purpose: a call costs as much as a check.
         try:
-            return self._fast_line(line)
+            if line[15:16] == " " and line[9:10] == ":" and line[12:13] == ":":  # Nov 27 06:14:15
+                i = line.find(" ", 16)
+                if i > 16:
+                    if line.startswith("dovecot", i + 1):
+                        if _SYSLOG_STAMP.match(line) is None:
+                            return self._line(line, 0)
+                        c = line[i + 8 : i + 10]
+                        if c == ": ":
+                            self._stamp = line[:15]
+                            self._stamp_kind = "s"
+                            return self._message(line[i + 10 :], line[16:i])
+                        if c[:1] == ":" or c[:1] == "[":
+                            return self._line(line, 0)
+                        return None  # dovecot-postlogin and friends: not Dovecot itself
+                    word = line[16:i]
+                    if word[0] == "<":
+                        return self._line(line, 0)  # FreeBSD's `<mail.info>`
+                    if word[-1] == ":" or "(" in word:  # Dovecot's own log file: no host, no tag
+                        if _SYSLOG_STAMP.match(line) is None:
+                            return self._line(line, 0)
+                        self._stamp = line[:15]
+                        self._stamp_kind = "s"
+                        return self._message(line[16:], self.host)
+                    return None  # another program's syslog line
+                return self._line(line, 0)
+            if line[10:11] == "T" and line[4:5] == "-":  # rsyslog RFC 3339
+                j = line.find(" ", 19)
+                k = line.find(" ", j + 1)
+                if j > 0 and k > j + 1:
+                    if line.startswith("dovecot", k + 1):
+                        if _ISO_STAMP.match(line) is None:
+                            return self._line(line, 0)
+                        c = line[k + 8 : k + 10]
+                        if c == ": ":
+                            self._stamp = line[:j]
+                            self._stamp_kind = "i"
+                            return self._message(line[k + 10 :], line[j + 1 : k])
+                        if c[:1] == ":" or c[:1] == "[":
+                            return self._line(line, 0)
+                        return None
+                    word = line[j + 1 : k]
+                    if word[-1] != ":" and "(" not in word and word[0] != "<":
+                        return None
+            return self._line(line, 0)
         except Exception as exc:  # noqa: BLE001 — never raise on input; the line is kept
             return Malformed(f"parser error: {type(exc).__name__}")
 
     # ------------------------------------------------------------------ wrappers
-    def _fast_line(self, line: str) -> Event | Malformed | None:
-        # Most lines of a busy log are another program's syslog lines; they are turned away
-        # here with a few index checks and no regex. Anything unusual takes the general path.
-        if line[15:16] == " " and line[9:10] == ":" and line[12:13] == ":":  # Nov 27 06:14:15
-            i = line.find(" ", 16)
-            if i > 16:
-                if line.startswith("dovecot", i + 1):
-                    if _SYSLOG_STAMP.match(line) is None:
-                        return self._line(line, 0)
-                    c = line[i + 8 : i + 10]
-                    if c == ": ":
-                        self._stamp = line[:15]
-                        self._stamp_kind = "s"
-                        return self._message(line[i + 10 :], line[16:i])
-                    if c[:1] == ":" or c[:1] == "[":
-                        return self._line(line, 0)
-                    return None  # dovecot-postlogin and friends: not Dovecot itself
-                word = line[16:i]
-                if word[0] == "<":
-                    return self._line(line, 0)  # FreeBSD's `<mail.info>`
-                if word[-1] == ":" or "(" in word:  # Dovecot's own log file: no host, no tag
-                    if _SYSLOG_STAMP.match(line) is None:
-                        return self._line(line, 0)
-                    self._stamp = line[:15]
-                    self._stamp_kind = "s"
-                    return self._message(line[16:], self.host)
-                return None  # another program's syslog line
-            return self._line(line, 0)
-        if line[10:11] == "T" and line[4:5] == "-":  # rsyslog RFC 3339
-            j = line.find(" ", 19)
-            k = line.find(" ", j + 1)
-            if j > 0 and k > j + 1:
-                if line.startswith("dovecot", k + 1):
-                    if _ISO_STAMP.match(line) is None:
-                        return self._line(line, 0)
-                    c = line[k + 8 : k + 10]
-                    if c == ": ":
-                        self._stamp = line[:j]
-                        self._stamp_kind = "i"
-                        return self._message(line[k + 10 :], line[j + 1 : k])
-                    if c[:1] == ":" or c[:1] == "[":
-                        return self._line(line, 0)
-                    return None
-                word = line[j + 1 : k]
-                if word[-1] != ":" and "(" not in word and word[0] != "<":
-                    return None
-        return self._line(line, 0)
-
     def _line(self, line: str, depth: int) -> Event | Malformed | None:
         m = _HEAD.match(line)
         if m is not None:
@@ -404,7 +403,7 @@ class Parser:
             user, rip, pid, session = m.groups()
             if not self._ips.get(rip):
                 return None
-            ts = self._when()
+            ts = self._yearless(self._stamp) if self._stamp_kind == "s" else self._when()
             if ts is None:
                 return None
             event = (ts, host, proto, LOGIN, user, rip, session or None, int(pid))
@@ -425,7 +424,7 @@ class Parser:
         m = _FAST_MAIL.fullmatch(msg, p)
         if m is None or not m.group(1):
             return None
-        ts = self._when()
+        ts = self._yearless(self._stamp) if self._stamp_kind == "s" else self._when()
         if ts is None:
             return None
         g = m.groups()

@@ -546,10 +546,11 @@ def test_every_line_of_the_real_dovecot_captures_reads_cleanly() -> None:
 
 def test_the_fast_paths_answer_as_the_general_path_on_a_generated_day() -> None:
     from ingest.generate import generate_lines
+    from tests.test_parse_hostile import general_parse
 
     fast, general = Parser(BERLIN, now=NOW), Parser(BERLIN, now=NOW)
     general._shortcuts = False
-    general._fast_line = lambda line: general._line(line, 0)  # type: ignore[method-assign]
+    general.parse_line = lambda line: general_parse(general, line)  # type: ignore[method-assign]
     events = 0
     for line in generate_lines(20_000, days=1, end=NOW, tz=BERLIN, seed=7):
         a, b = fast.parse_line(line), general.parse_line(line)

@@ -233,8 +233,16 @@ def _general() -> Parser:
     """A parser without its fast paths: the head read by regex, no one-regex shortcuts."""
     parser = Parser(TZ, now=NOW)
     parser._shortcuts = False
-    parser._fast_line = lambda line: parser._line(line, 0)  # type: ignore[method-assign]
+    parser.parse_line = lambda line: general_parse(parser, line)  # type: ignore[method-assign]
     return parser
+
+
+def general_parse(parser: Parser, line: str) -> Event | Malformed | None:
+    """Parser.parse_line without its inline fast head: the head read by regex."""
+    try:
+        return parser._line(line, 0)
+    except Exception as exc:  # noqa: BLE001 — as parse_line does
+        return Malformed(f"parser error: {type(exc).__name__}")
 
 
 def _both(line: str) -> tuple[object, object]:
