@@ -47,6 +47,12 @@ SHAPES: list[tuple[str, dict[str, object]]] = [
         dict(ts="2024-12-13T00:47:46.168990+03:00", host="mail", protocol="pop3", kind="login",
              account="user2", ip="192.168.1.27", session="EXAqqhkp4qnAqAEb", pid=66140),
     ),
+    (  # journalctl -o short-iso: offset without a colon
+        "2024-01-31T08:24:11+0100 mx1 dovecot[123]: imap-login: Login: user=<c>, method=PLAIN, "
+        "rip=192.0.2.7, lip=192.0.2.10, mpid=9, TLS, session=<EXAqqhkp4qnAqAEb>",
+        dict(ts="2024-01-31T08:24:11+01:00", host="mx1", protocol="imap", kind="login",
+             account="c", ip="192.0.2.7", session="EXAqqhkp4qnAqAEb", pid=9),
+    ),
     (  # Dovecot's own log file: no host (the parser's default), level after the service
         "Nov 26 09:40:43 imap-login: Info: Login: user=<n.spitsyna@medelle.net>, method=PLAIN, "
         "rip=::1, lip=::1, mpid=13643, secured",
