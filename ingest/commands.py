@@ -92,6 +92,7 @@ def _stdin_lines(fh):
 def backfill_command(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
 
+    from ingest.pipeline import tune_gc
     from ingest.sink import CheckpointConflict, Sink, wait_for_database
 
     tz = _zone(args)
@@ -101,6 +102,7 @@ def backfill_command(args: argparse.Namespace) -> int:
     from ingest.correlate import Correlator
 
     correlator = Correlator()  # shared across files: a session may span a rotation
+    tune_gc()
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     status = 0
     files = sorted(args.files, key=_age_order)
