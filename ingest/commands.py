@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mailtrail.env import env_int, env_zone, to_zone
 
-BATCH_LINES = 50_000
+BATCH_LINES = 25_000  # lines per transaction; with the writer queue, at most 3 batches in memory
 
 
 def _zone(args: argparse.Namespace):
