@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
@@ -17,6 +18,7 @@ import psycopg
 import sqlalchemy as sa
 from mailtrail.env import ConfigError, env_float, env_int, env_list, env_zone, to_zone
 
+from ingest.pipeline import fill_batch
 from ingest.sink import Batch, CheckpointConflict, Sink, SourceState
 from ingest.source import (
     FINGERPRINT_BYTES,
@@ -40,10 +42,13 @@ from ingest.watch import (
 )
 
 # The invariants, kept here and nowhere else:
-#   * A tail never reads past what it has committed: each batch starts at the source's
-#     committed byte_offset and is committed (rows + offset, one transaction, conditional on
-#     that offset) before the next is read. A batch that cannot be committed (the database is
-#     down) is kept in memory and retried as it is; nothing after it is read meanwhile.
+#   * Batches of a file are committed in the order they were read, each conditional on the
+#     offset the previous one left (rows + offset in one transaction). One commit runs in a
+#     background thread while the next batch is parsed, so at most one batch is in flight.
+#   * When a commit fails (outage, conflict), everything read past the committed offset is
+#     dropped and read again from that offset: the file, not memory, holds what is not
+#     committed. A commit that in fact succeeded before the connection broke is found out
+#     by the conditional offset (CheckpointConflict) and the database's offset is taken.
 #   * One tail per fingerprint: a file seen at two places at once (a copytruncate copy being
 #     written, a rotated file and its .gz) is read from one of them only.
 #   * A file that was rotated is read to its end before its successor: rotated tails are
@@ -104,7 +109,8 @@ class Tail:
     mtime: float
     size_seen: int = -1
     key: tuple = ()  # (dev, ino, size, mtime_ns) when opened
-    pending: Batch | None = None
+    read_pos: int = 0  # where the next batch starts: the committed offset + the batch in flight
+    inflight: Future | None = None  # the commit of the last batch read
     last_growth: float = field(default_factory=time.monotonic)
     error_said: bool = False
 
@@ -123,6 +129,8 @@ class Follower:
         self.engine = engine
         self.sink = Sink(engine)
         self.log = log
+        # one thread: commits stay in the order batches were read, across all files
+        self.committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="follow-commit")
         self.correlator = Correlator()  # shared: a session's login and logout may straddle a rotation
         self.tails: dict[str, Tail] = {}  # by fingerprint
         self.settled: set[tuple] = set()  # (dev, ino, size, mtime_ns) of files with nothing to read
@@ -152,6 +160,11 @@ class Follower:
         try:
             while not self.stop.is_set():
                 try:
+                    if down_since is not None:
+                        # commits are asynchronous: only an answer from the database says it is back
+                        self._probe()
+                        self.log(f"database is back after {time.monotonic() - down_since:.0f}s; catching up")
+                        down_since, delay = None, 0.5
                     if waker.rescan.is_set():
                         waker.rescan.clear()
                         self.rescan = True
@@ -160,16 +173,13 @@ class Follower:
                     if not ready:
                         ready = True
                         self.log(f"ready: {len(self.tails)} file(s) open")
-                    if down_since is not None:
-                        self.log(f"database is back after {time.monotonic() - down_since:.0f}s; catching up")
-                        down_since, delay = None, 0.5
                 except DatabaseDown as exc:
+                    self._settle_all()
                     if down_since is None:
                         down_since = time.monotonic()
-                        held = sum(1 for t in self.tails.values() if t.pending is not None)
                         self.log(
                             f"database unavailable ({exc}); every file stays at its committed offset "
-                            f"({held} batch(es) held in memory); retrying with backoff"
+                            "and is read again from there; retrying with backoff"
                         )
                     self.stop.wait(delay)
                     delay = min(delay * 2, 10.0)
@@ -184,6 +194,21 @@ class Follower:
             waker.stop()
             self._finish()
         return 0
+
+    def _settle_all(self) -> None:
+        """After a failure, wait for every commit in flight; files whose commit failed rewind."""
+        for tail in list(self.tails.values()):
+            try:
+                self._await(tail)
+            except DatabaseDown:
+                pass  # that file was rewound to its committed offset
+
+    def _probe(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except _OUTAGE as exc:
+            raise DatabaseDown(_reason(exc)) from exc
 
     def _maybe_retain(self) -> None:
         """Create the coming months' partitions and drop expired ones, every few hours."""
@@ -206,16 +231,16 @@ class Follower:
             )
 
     def _finish(self) -> None:
-        """On SIGTERM: commit what was read (once, no retries) and close every file."""
+        """On SIGTERM: let the batch in flight commit (once, no retries) and close every file."""
         held = 0
         for tail in list(self.tails.values()):
-            if tail.pending is not None:
-                try:
-                    self._commit(tail, tail.pending)
-                except DatabaseDown:
-                    held += 1  # its lines stay unread in the file: the next start reads them
+            try:
+                self._await(tail)
+            except DatabaseDown:
+                held += 1  # its lines stay unread in the file: the next start reads them
             tail.close()
         self.tails.clear()
+        self.committer.shutdown(wait=True)
         self.log(
             "stopped"
             + (f"; {held} uncommitted batch(es) left in their files for the next start" if held else "")
@@ -235,40 +260,38 @@ class Follower:
             self._last_scan = time.monotonic()
         # rotated files first (oldest first), so a file's tail is read before its successor
         for tail in sorted(self.tails.values(), key=lambda t: (t.live, t.mtime, t.path)):
-            if self.stop.is_set() and tail.pending is None:
-                continue
+            if self.stop.is_set():
+                break
             self.pump(tail)
 
     # ------------------------------------------------------------------------------ reading
 
     def pump(self, tail: Tail) -> None:
-        """Read and commit what a file holds now, batch by batch."""
-        if tail.pending is not None:
-            self._commit(tail, tail.pending)
+        """Read what a file holds now, batch by batch; each batch's commit overlaps the next read."""
         turns = 0
         result = ReadResult()
         while not self.stop.is_set():
             if not tail.gz and not self._same_content(tail):
                 self._lost_identity(tail)
                 return
-            batch = Batch(start=tail.state.byte_offset)
+            batch = Batch(start=tail.read_pos)
             result = ReadResult()
-            # a compressed file never grows (scan opens one only once it is settled)
             lines = read_lines(tail.fh, batch.start, result, final=tail.gz)
-            from ingest.pipeline import fill_batch
-
             exhausted = fill_batch(
                 lines, batch, tail.parser, self.correlator, tail.state.id, self.settings.batch_lines
             )
             lines.close()
             if not tail.gz and not self._same_content(tail):
                 # truncated (and rewritten) while we read: what we read may be the new content
-                self._restore_parser(tail)
                 self._lost_identity(tail)
                 return
+            if not self._await(tail):
+                return  # the previous commit failed over to the database's offset: read again
             if batch.end != batch.start:
-                tail.pending = batch
-                self._commit(tail, batch)
+                size = None if tail.gz else os.fstat(tail.fh.fileno()).st_size
+                tail.inflight = self.committer.submit(self.sink.commit, tail.state, batch, size)
+                tail.inflight.batch = batch  # type: ignore[attr-defined] - for the refusal path
+                tail.read_pos = batch.end
                 tail.last_growth = time.monotonic()
             if result.error and not tail.error_said and not tail.gz:
                 tail.error_said = True
@@ -285,41 +308,46 @@ class Follower:
             if not result.error:
                 self._close(tail, "read to its end")
             elif time.time() - tail.mtime > GZIP_SETTLE:
-                self._close(tail, f"unreadable past here ({result.error})")
-                self.settled.add(tail.key)
+                if self._close(tail, f"unreadable past here ({result.error})"):
+                    self.settled.add(tail.key)
             else:
                 # still being compressed: its complete lines are in; the rest on a later scan
                 self._close(tail, "read as far as it is written", quiet=True)
         elif not tail.live and time.monotonic() - tail.last_growth > ROTATED_GRACE:
             self._close(tail, "rotated and read to its end")
 
-    def _commit(self, tail: Tail, batch: Batch) -> None:
-        size = None
-        if not tail.gz:
-            try:
-                size = os.fstat(tail.fh.fileno()).st_size
-            except OSError:
-                size = None
+    def _await(self, tail: Tail) -> bool:
+        """Wait for the tail's commit in flight. False when reading must restart at the checkpoint."""
+        future, tail.inflight = tail.inflight, None
+        if future is None:
+            return True
         try:
-            self.sink.commit(tail.state, batch, size=size)
+            future.result()
+            return True
         except CheckpointConflict as exc:
             # Another writer, or our own commit whose acknowledgement was lost in an outage:
             # the database's offset is the truth, so start again from it.
-            tail.pending = None
+            self._rewind(tail)
             self._reload(tail)
             self.log(f"{tail.path}: {exc}; resuming from the committed offset {tail.state.byte_offset:,}")
-            return
+            return False
         except _OUTAGE as exc:
+            self._rewind(tail)
             raise DatabaseDown(_reason(exc)) from exc
         except (sa.exc.DBAPIError, psycopg.DataError, psycopg.IntegrityError) as exc:
             # A value the database refuses (not an outage): retrying would fail forever and a
             # crash would loop. Commit the batch in parts so that only the refused lines are
             # set aside — as bad lines, with the database's reason — and everything else goes in.
             self.log(f"{tail.path}: a batch was refused ({_reason(exc)}); storing it line by line")
-            self._commit_in_parts(tail, batch)
-        tail.pending = None
+            return self._commit_in_parts(tail, future.batch)  # type: ignore[attr-defined]
 
-    def _commit_in_parts(self, tail: Tail, batch: Batch) -> None:
+    def _rewind(self, tail: Tail) -> None:
+        """Forget what was read past the committed offset: it is read again from the file."""
+        tail.read_pos = tail.state.byte_offset
+        self._restore_parser(tail)
+
+    def _commit_in_parts(self, tail: Tail, batch: Batch) -> bool:
+        """Commit in halves down to single refused events; False when reading must restart."""
         parts = [batch]
         while parts:
             part = parts.pop(0)
@@ -327,10 +355,11 @@ class Follower:
                 self.sink.commit(tail.state, part)
                 continue
             except _OUTAGE as exc:
-                # the parts not committed are read again from the checkpoint after the outage
-                tail.pending = None
-                self._restore_parser(tail)
+                self._rewind(tail)
                 raise DatabaseDown(_reason(exc)) from exc
+            except CheckpointConflict:
+                self._reload(tail)
+                return False
             except (sa.exc.DBAPIError, psycopg.DataError, psycopg.IntegrityError) as exc:
                 if len(part.events) > 1:
                     parts[0:0] = _halves(part)
@@ -340,13 +369,10 @@ class Follower:
                     raise  # not an event's value: nothing to set aside
                 offset = refused[-1]
                 part.events = []
-                part.bad = sorted(
-                    [
-                        *part.bad,
-                        (offset, self._line_at(tail, offset), f"refused by the database: {_reason(exc)}"),
-                    ]
-                )
-                self.sink.commit(tail.state, part)
+                why = f"refused by the database: {_reason(exc)}"
+                part.bad = sorted([*part.bad, (offset, self._line_at(tail, offset), why)])
+                parts.insert(0, part)
+        return True
 
     def _line_at(self, tail: Tail, offset: int) -> bytes:
         result = ReadResult()
@@ -359,7 +385,7 @@ class Follower:
             tail.state = self.sink.open_source(tail.fp, tail.path, tail.state.host)
         except _OUTAGE as exc:
             raise DatabaseDown(_reason(exc)) from exc
-        self._restore_parser(tail)
+        self._rewind(tail)
 
     def _restore_parser(self, tail: Tail) -> None:
         tail.parser = self._parser(tail.pattern, tail.state)
@@ -376,7 +402,7 @@ class Follower:
         """False when the file under our handle was truncated or rewritten (copytruncate)."""
         fd = tail.fh.fileno()
         st = os.fstat(fd)
-        if st.st_size < tail.state.byte_offset:
+        if st.st_size < tail.read_pos:
             return False
         if st.st_size != tail.size_seen:
             tail.size_seen = st.st_size
@@ -388,24 +414,27 @@ class Follower:
 
     def _lost_identity(self, tail: Tail) -> None:
         # copytruncate: the lines between our offset and the truncation are in the copy
-        # (mail.log.1, same fingerprint); the next scan finds it and resumes there.
+        # (mail.log.1, same fingerprint); the next scan finds it and resumes there. The batch
+        # in flight was read before the truncation was seen, from the old content: it stands.
+        self._await(tail)
         self.log(
             f"{tail.path}: truncated or replaced under us at byte {tail.state.byte_offset:,} "
             "(copytruncate); finishing it from its rotated copy when one is found"
         )
-        tail.pending = None
         tail.close()
         del self.tails[tail.fp]
         self.rescan = True
         self.scan()
 
-    def _close(self, tail: Tail, why: str, quiet: bool = False) -> None:
-        if tail.pending is not None:
-            return
+    def _close(self, tail: Tail, why: str, quiet: bool = False) -> bool:
+        """Close a file read to its end, once its last batch is committed (False if it was not)."""
+        if not self._await(tail) or tail.read_pos != tail.state.byte_offset:
+            return False
         if not quiet:
             self.log(f"{tail.path}: {why} at byte {tail.state.byte_offset:,}; closed")
         tail.close()
         self.tails.pop(tail.fp, None)
+        return True
 
     # ------------------------------------------------------------------------------ finding files
 
@@ -526,6 +555,7 @@ class Follower:
             live=c.live,
             mtime=st.st_mtime,
             key=key,
+            read_pos=state.byte_offset,
         )
         if self.history.get(c.pattern) is None and not self.first_scan:
             self.history[c.pattern] = time.time()

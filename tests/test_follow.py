@@ -296,8 +296,11 @@ def test_a_value_the_database_refuses_is_kept_as_a_bad_line_and_the_rest_goes_in
     )
     row = batch.events[3]
     batch.events[3] = (*row[:5], "999.1.1.1", *row[6:])  # an IP no inet column takes
-    follower._commit(tail, batch)
+    tail.inflight = follower.committer.submit(follower.sink.commit, tail.state, batch, None)
+    tail.inflight.batch = batch
+    assert follower._await(tail)
     tail.close()
+    follower.committer.shutdown()
     assert set(sessions(clean_db)) == {session_of(n) for n in (0, 1, 2, 4, 5)}
     with clean_db.connect() as conn:
         bad = conn.execute(sa.text("SELECT line_offset, raw, reason FROM bad_line")).one()

@@ -67,9 +67,15 @@ class Writer(threading.Thread):
         return self.n
 
 
-def _shift(log: Path, keep: int = 20) -> None:
-    """mail.log.N(.gz) → mail.log.N+1(.gz), oldest first, as logrotate numbers its copies."""
-    for i in range(keep, 0, -1):
+def _shift(log: Path) -> None:
+    """mail.log.N(.gz) → mail.log.N+1(.gz), oldest first, as logrotate numbers its copies.
+
+    Nothing falls off the end (logrotate's `rotate N` would delete the oldest): a test that
+    compares every written line with the database cannot let the rotation itself drop any.
+    """
+    numbers = [int(p.name[len(log.name) + 1 :].removesuffix(".gz")) for p in log.parent.glob(f"{log.name}.*")
+               if p.name[len(log.name) + 1 :].removesuffix(".gz").isdigit()]  # fmt: skip
+    for i in range(max(numbers, default=0), 0, -1):
         for suffix in ("", ".gz"):
             src = Path(f"{log}.{i}{suffix}")
             if src.exists():
