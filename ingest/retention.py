@@ -60,7 +60,9 @@ def apply_retention(
     return _apply(engine_or_conn, wanted, cutoff, dry_run)
 
 
-def _apply(conn: sa.Connection, wanted: list[date], cutoff: date, dry_run: bool) -> tuple[list[str], list[str]]:
+def _apply(
+    conn: sa.Connection, wanted: list[date], cutoff: date, dry_run: bool
+) -> tuple[list[str], list[str]]:
     if dry_run:
         have = existing_months(conn)
         created = [partition_name(m) for m in wanted if m not in have]

@@ -65,8 +65,8 @@ event = sa.Table(
         postgresql_where=sa.text("message_id IS NOT NULL"),
     ),
     sa.Index("event_ip_ts_idx", "ip", "ts", postgresql_where=sa.text("ip IS NOT NULL")),
-    # BRIN: one day's blocks for the staff admin's day list and analysts' ranges (migration 0002)
-    sa.Index("event_ts_brin_idx", "ts", postgresql_using="brin"),
+    # the newest events first, of a day or of all: the staff admin's lists, analysts' ranges (0002)
+    sa.Index("event_ts_idx", "ts"),
     postgresql_partition_by="RANGE (ts)",
 )
 

@@ -52,6 +52,11 @@ def stamps(engine) -> list[str]:
         return [r[0] for r in rows]
 
 
+def of_2015(names: list[str]) -> list[str]:
+    """Only this test's partitions: other tests leave older ones (2011) that retention also drops."""
+    return [n for n in names if n.startswith("event_y2015")]
+
+
 def months_2015(engine) -> list[int]:
     with engine.connect() as conn:
         return sorted(m.month for m in existing_months(conn) if m.year == 2015)
@@ -61,7 +66,7 @@ def test_it_drops_a_month_only_when_all_of_it_is_past_the_cutoff(old_months):
     insert(old_months, "2015-02-28 23:59:59+00")
     insert(old_months, "2015-03-01 00:00:00+00")  # before the cutoff (03-17), but its month is not
     created, dropped = apply_retention(old_months, days=90, today=TODAY)  # cutoff 2015-03-17
-    assert dropped == ["event_y2015m01", "event_y2015m02"]
+    assert of_2015(dropped) == ["event_y2015m01", "event_y2015m02"]
     assert created == ["event_y2015m07", "event_y2015m08"]
     assert months_2015(old_months) == [3, 4, 5, 6, 7, 8]
     assert stamps(old_months) == ["2015-03-01"]
@@ -69,13 +74,14 @@ def test_it_drops_a_month_only_when_all_of_it_is_past_the_cutoff(old_months):
 
 def test_a_month_ending_exactly_at_the_cutoff_is_dropped(old_months):
     _created, dropped = apply_retention(old_months, days=(TODAY - date(2015, 4, 1)).days, today=TODAY)
-    assert dropped == ["event_y2015m01", "event_y2015m02", "event_y2015m03"]
+    assert of_2015(dropped) == ["event_y2015m01", "event_y2015m02", "event_y2015m03"]
 
 
 def test_a_dry_run_says_what_it_would_do_and_changes_nothing(old_months):
     insert(old_months, "2015-01-10 12:00+00")
     created, dropped = apply_retention(old_months, days=90, today=TODAY, dry_run=True)
-    assert (created, dropped) == (["event_y2015m07", "event_y2015m08"], ["event_y2015m01", "event_y2015m02"])
+    assert created == ["event_y2015m07", "event_y2015m08"]
+    assert of_2015(dropped) == ["event_y2015m01", "event_y2015m02"]
     assert months_2015(old_months) == [1, 2, 3, 4, 5, 6]
     assert stamps(old_months) == ["2015-01-10"]
 
