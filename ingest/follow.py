@@ -38,6 +38,7 @@ from ingest.watch import (
     directories,
     discover,
     gzip_isize,
+    name_prefixes,
     parse_patterns,
 )
 
@@ -147,7 +148,7 @@ class Follower:
 
     def run(self) -> int:
         s = self.settings
-        waker = Waker(directories(s.patterns), s.inotify, self.log)
+        waker = Waker(directories(s.patterns), s.inotify, self.log, name_prefixes(s.patterns))
         self._waker = waker
         how = "inotify + polling" if waker.inotify else "polling"
         self.log(

@@ -143,6 +143,16 @@ def gzip_isize(path: str) -> int | None:
     return int.from_bytes(tail, "little")
 
 
+def name_prefixes(patterns: Iterable[Pattern]) -> list[str]:
+    """The fixed start of each followed file name (`mail.log` of `mail.log*`); "" matches all."""
+    out = set()
+    for pattern in patterns:
+        name = os.path.basename(pattern.glob)
+        cut = min((i for i, ch in enumerate(name) if ch in "*?["), default=len(name))
+        out.add(name[:cut])
+    return sorted(out)
+
+
 def directories(patterns: Iterable[Pattern]) -> list[str]:
     """The directories to watch: rotation creates and renames files beside the ones followed."""
     dirs = set()
@@ -164,7 +174,7 @@ class Waker:
     a lost or missing event only costs latency, never a line.
     """
 
-    def __init__(self, dirs: list[str], use_inotify: bool, log) -> None:
+    def __init__(self, dirs: list[str], use_inotify: bool, log, prefixes: Iterable[str] = ("",)) -> None:
         self.event = threading.Event()
         self.rescan = threading.Event()
         self._observer = None
@@ -177,9 +187,17 @@ class Waker:
             log("watchdog is not installed; polling")
             return
         waker = self
+        # /var/log is busy with other logs: only names that could be ours wake the follower
+        starts = tuple(prefixes)
+
+        def ours(path: object) -> bool:
+            name = os.path.basename(os.fsdecode(path)) if path else ""
+            return name.startswith(starts)
 
         class Handler(FileSystemEventHandler):
             def on_any_event(self, event) -> None:  # noqa: ANN001 - watchdog's type
+                if not ours(event.src_path) and not ours(getattr(event, "dest_path", "")):
+                    return
                 if event.event_type in ("created", "deleted", "moved"):
                     waker.rescan.set()
                 if event.event_type not in ("opened", "closed_no_write"):

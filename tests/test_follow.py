@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from ingest.watch import Pattern, belongs_to, discover, looks_rotated, parse_patterns
+from ingest.watch import Pattern, belongs_to, discover, looks_rotated, name_prefixes, parse_patterns
 from mailtrail.env import ConfigError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -309,3 +309,8 @@ def test_a_value_the_database_refuses_is_kept_as_a_bad_line_and_the_rest_goes_in
     assert "refused by the database" in bad.reason
     assert offset == log.stat().st_size
     assert any("refused" in m for m in said)
+
+
+def test_only_names_that_could_be_followed_wake_the_follower():
+    patterns = parse_patterns(["/var/log/mail.log", "/var/log/remote/*/dovecot.log*", "/srv/x/*"])
+    assert name_prefixes(patterns) == ["", "dovecot.log", "mail.log"]

@@ -140,10 +140,19 @@ STYLES = [rename_create, copytruncate, compress, delaycompress, dateext]
 
 @pytest.mark.parametrize("rotate", STYLES, ids=[s.__name__ for s in STYLES])
 def test_it_reads_every_line_once_through_rotation_racing_a_writer(rotate, tmp_path, follow, clean_db):
+    _race(rotate, tmp_path, follow, clean_db)
+
+
+@pytest.mark.parametrize("rotate", [rename_create, copytruncate], ids=["rename_create", "copytruncate"])
+def test_it_follows_rotation_by_polling_alone_as_on_nfs(rotate, tmp_path, follow, clean_db):
+    _race(rotate, tmp_path, follow, clean_db, "--poll")
+
+
+def _race(rotate, tmp_path: Path, follow, clean_db, *options: str) -> None:
     log = tmp_path / "mail.log"
     append(log, login_line(0))
     writer = Writer(log, start=1, rate=1500)
-    proc = follow(str(log))
+    proc = follow(*options, str(log))
     writer.start()
     rnd = random.Random(rotate.__name__)
     for turn in range(3):
