@@ -17,6 +17,7 @@ import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from typing import NamedTuple
 
 from django.db import connection
@@ -88,9 +89,26 @@ class Row:
     event: Event
     type: RecordType
 
-    @property
+    # Formatted here once, not by template filters per row: the table is most of a page's cost.
+    @cached_property
     def details(self) -> list[tuple[str, str]]:
         return describe(self.event)
+
+    @cached_property
+    def local_ts(self) -> datetime:
+        return timezone.localtime(self.event.ts)
+
+    @property
+    def iso(self) -> str:
+        return self.local_ts.isoformat()
+
+    @property
+    def clock(self) -> str:
+        return self.local_ts.strftime("%H:%M:%S")
+
+    @property
+    def stamp(self) -> str:
+        return self.local_ts.strftime("%Y-%m-%d %H:%M:%S")
 
 
 @dataclass(frozen=True)
