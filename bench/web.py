@@ -235,13 +235,36 @@ def pct(values: list[float], q: float) -> float:
     )
 
 
+def cpu_seconds(gunicorn_pid: int, pgdata: Path) -> tuple[float, float] | None:
+    """CPU seconds so far of gunicorn (master and workers) and of PostgreSQL (postmaster,
+    live backends, and the reaped ones, counted in the postmaster's children times)."""
+    try:
+        import psutil  # optional: the figures are left out without it
+    except ImportError:
+        return None
+
+    def own(p) -> float:
+        t = p.cpu_times()
+        return t.user + t.system
+
+    master = psutil.Process(gunicorn_pid)
+    web = own(master) + sum(own(c) for c in master.children(recursive=True))
+    postmaster = psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
+    t = postmaster.cpu_times()
+    db = t.user + t.system + t.children_user + t.children_system
+    db += sum(own(c) for c in postmaster.children())
+    return web, db
+
+
 def stop_gunicorn(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
 
 
-def measure(port: int, cookies: list[str], days: list[str], log: Path, args) -> dict[str, str]:
+def measure(
+    port: int, cookies: list[str], days: list[str], log: Path, args, cpu=lambda: None
+) -> dict[str, str]:
     """Warm up, then a sequential and a concurrent run; figures as name -> formatted value."""
     warm = Requests(port, cookies, days, seed=1)
     for _ in range(200):
@@ -275,6 +298,7 @@ def measure(port: int, cookies: list[str], days: list[str], log: Path, args) -> 
         with lock:
             results.extend(mine)
 
+    cpu_before = cpu()
     began = time.perf_counter()
     threads = [threading.Thread(target=client, args=(100 + c,)) for c in range(args.clients)]
     for t in threads:
@@ -282,6 +306,7 @@ def measure(port: int, cookies: list[str], days: list[str], log: Path, args) -> 
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - began
+    cpu_after = cpu()
     time.sleep(0.5)
     if errors:
         raise SystemExit(f"{len(errors)} clients failed, first: {errors[0]}")
@@ -292,7 +317,7 @@ def measure(port: int, cookies: list[str], days: list[str], log: Path, args) -> 
         f"{pct(server, 50):.1f} ms p95 {pct(server, 95):.1f} ms; client p50 "
         f"{pct(results, 50):.1f} ms p95 {pct(results, 95):.1f} ms"
     )
-    return {
+    figures = {
         "requests": str(len(results)),
         "rps": f"{rps:.1f}",
         "server_p50_ms": f"{pct(server, 50):.1f}",
@@ -302,6 +327,18 @@ def measure(port: int, cookies: list[str], days: list[str], log: Path, args) -> 
         "seq_server_p50_ms": f"{pct(seq_server, 50):.1f}",
         "seq_server_p95_ms": f"{pct(seq_server, 95):.1f}",
     }
+    if cpu_before is not None and cpu_after is not None:
+        # CPU per request hardly depends on the neighbours' load: it says what an idle
+        # 2-core machine could serve (2 cores / (web + database CPU per request)).
+        web_ms = (cpu_after[0] - cpu_before[0]) * 1000 / len(results)
+        db_ms = (cpu_after[1] - cpu_before[1]) * 1000 / len(results)
+        figures |= {"web_cpu_ms": f"{web_ms:.1f}", "db_cpu_ms": f"{db_ms:.1f}"}
+        figures["idle_capacity_rps"] = f"{2000 / (web_ms + db_ms):.0f}"
+        say(
+            f"  CPU per request: gunicorn {web_ms:.1f} ms, PostgreSQL {db_ms:.1f} ms "
+            f"(2 idle cores would serve ~{2000 / (web_ms + db_ms):.0f} req/s)"
+        )
+    return figures
 
 
 def main() -> None:
@@ -319,6 +356,7 @@ def main() -> None:
     )  # fmt: skip
     args = ap.parse_args()
 
+    say("load average {:.2f} {:.2f} {:.2f} on {} cores".format(*os.getloadavg(), os.cpu_count()))
     tmp = Path(tempfile.mkdtemp(prefix="mailtrail-bench-web-"))
     tmp.chmod(0o755)  # as root, pgserver runs the server as its own user
     gunicorn: subprocess.Popen | None = None
@@ -368,10 +406,14 @@ def main() -> None:
         figures: dict[str, str] = {}
         for name, module in runs.items():
             run_env = dict(env, DJANGO_SETTINGS_MODULE=module, PYTHONPATH=f"{tmp}:{PROJECT_DIR}")
-            say(f"-- {name} settings ({module})")
+            say(f"-- {name} settings ({module}); load average {os.getloadavg()[0]:.2f}")
             gunicorn = start_gunicorn(run_env, free_port(), args.workers, tmp / f"access-{name}.log")
             try:
-                result = measure(gunicorn.port, cookies, days, tmp / f"access-{name}.log", args)
+                pid = gunicorn.pid
+                result = measure(
+                    gunicorn.port, cookies, days, tmp / f"access-{name}.log", args,
+                    cpu=lambda pid=pid: cpu_seconds(pid, tmp / "pgdata"),
+                )  # fmt: skip
             finally:
                 stop_gunicorn(gunicorn)
                 gunicorn = None
@@ -388,7 +430,9 @@ def main() -> None:
             f"workers={args.workers} clients={args.clients} "
         )
         print(
-            head + " ".join(f"{k}={v}" for k, v in figures.items()) + f" goal_p95_ms={GOAL_P95_MS:.0f}",
+            head
+            + " ".join(f"{k}={v}" for k, v in figures.items())
+            + f" goal_p95_ms={GOAL_P95_MS:.0f} load={os.getloadavg()[0]:.2f}",
             flush=True,
         )
     finally:
