@@ -466,6 +466,9 @@ class Follower:
             if key not in self.fingerprints:
                 self.fingerprints[key] = fingerprint(c.path)
             fp = self.fingerprints[key]
+            if fp is None and st.st_size and not os.access(c.path, os.R_OK) and c.path not in self.ignored:
+                self.ignored.add(c.path)
+                self.log(f"{c.path}: cannot read it (permission denied); skipped until it can be read")
             if fp is None or fp in self.tails:
                 debug(f"{c.path}: {'no complete first line yet' if fp is None else 'read at another place'}")
                 continue
