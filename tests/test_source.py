@@ -46,7 +46,11 @@ def test_lines_carry_their_byte_offsets_and_resume_from_one(tmp_path):
     log = tmp_path / "mail.log"
     log.write_bytes(b"one\ntwo\nthree\n")
     lines, result = _read(log)
-    assert [(ln.offset, ln.data, ln.end) for ln in lines] == [(0, b"one", 4), (4, b"two", 8), (8, b"three", 14)]
+    assert [(ln.offset, ln.data, ln.end) for ln in lines] == [
+        (0, b"one", 4),
+        (4, b"two", 8),
+        (8, b"three", 14),
+    ]
     assert result.offset == 14
     again, _ = _read(log, start=4)
     assert [ln.data for ln in again] == [b"two", b"three"]
