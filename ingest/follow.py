@@ -508,10 +508,10 @@ class Follower:
             if c.live and c.matched:
                 if history is None and self.settings.read_from == "end":
                     start = -1
-            elif c.matched and (history is not None or self.settings.read_from == "beginning"):
-                pass  # a rotated file the glob names: read it
-            elif not c.matched and history is not None and st.st_mtime >= history - 1:
-                pass  # written while we were following (during a restart): read it
+            elif c.matched and history is None and self.settings.read_from == "beginning":
+                pass  # first start: a rotated file the glob names is read from its beginning
+            elif history is not None and st.st_mtime >= history - 1:
+                pass  # written since this name was first followed (e.g. during a restart): read it
             else:
                 if c.path not in self.ignored:
                     self.ignored.add(c.path)

@@ -212,6 +212,29 @@ def test_it_starts_a_first_follow_at_the_end_with_read_from_end(tmp_path, follow
     assert set(sessions(clean_db).values()) == {1}
 
 
+def test_it_leaves_older_rotated_files_to_backfill_even_when_a_glob_names_them(tmp_path, follow, clean_db):
+    import gzip
+
+    day_ago = time.time() - 86_400
+    old = tmp_path / "mail.log.1"
+    append(old, *(login_line(n) for n in range(5)))
+    with gzip.open(tmp_path / "mail.log.2.gz", "wb") as gz:
+        gz.write(b"".join(login_line(n) for n in range(5, 10)))
+    for path in (old, tmp_path / "mail.log.2.gz"):
+        os.utime(path, (day_ago, day_ago))
+    log = tmp_path / "mail.log"
+    append(log, *(login_line(n) for n in range(10, 15)))
+    first = follow("--read-from", "end", f"{tmp_path}/mail.log*")
+    append(log, login_line(15))
+    assert wait_until(lambda: session_of(15) in sessions(clean_db), 10)
+    assert first.terminate() == 0
+    append(log, login_line(16))
+    follow("--read-from", "end", f"{tmp_path}/mail.log*")
+    assert wait_until(lambda: session_of(16) in sessions(clean_db), 10)
+    time.sleep(0.5)
+    assert set(sessions(clean_db)) == {session_of(15), session_of(16)}
+
+
 def test_it_polls_where_inotify_does_not_fire(tmp_path, follow, clean_db):
     log = tmp_path / "mail.log"
     append(log, login_line(0))
