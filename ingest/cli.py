@@ -72,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("status", help="each source: offset, lag, bad lines; non-zero when stalled")
     s.add_argument("--json", action="store_true", help="machine-readable output")
-    s.add_argument("--prometheus", action="store_true", help="Prometheus text format (for a textfile collector)")
+    s.add_argument(
+        "--prometheus", action="store_true", help="Prometheus text format (for a textfile collector)"
+    )
 
     r = sub.add_parser(
         "retention",
