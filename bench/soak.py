@@ -215,7 +215,7 @@ def page_name(path: str) -> str:
     base, _, query = path.partition("?")
     if base == "/admin/records/event/":
         if not query:
-            return base + " (last hour)"
+            return base + " (today)"
         return base + (" (ip search)" if re.search(r"q=[0-9.]+$", query) else " (account search)")
     return base + (" (a past period)" if query and base == "/" else "")
 
