@@ -18,7 +18,7 @@ import psycopg
 import sqlalchemy as sa
 from mailtrail.env import ConfigError, env_float, env_int, env_list, env_zone, to_zone
 
-from ingest.pipeline import fill_batch
+from ingest.pipeline import fill_batch, tune_gc
 from ingest.sink import Batch, CheckpointConflict, Sink, SourceState
 from ingest.source import (
     FINGERPRINT_BYTES,
@@ -657,6 +657,7 @@ def follow_command(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     engine = make_engine()
     follower = Follower(settings, engine)
+    tune_gc()
     signal.signal(signal.SIGTERM, follower.request_stop)
     signal.signal(signal.SIGINT, follower.request_stop)
     started = datetime.now().astimezone().isoformat(timespec="seconds")
