@@ -7,6 +7,8 @@ else: no URL or form parameter names an account. Staff pages reuse `day_context`
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -24,6 +26,10 @@ from webui.records.queries import (
     sessions,
 )
 from webui.records.types import ALL_TYPES
+from webui.staff import lookups_of
+
+STAFF_LOOKUPS_DAYS = 90
+STAFF_LOOKUPS_SHOWN = 10
 
 
 def day_context(account: str, period: Period) -> dict:
@@ -74,6 +80,17 @@ def day(request: HttpRequest) -> HttpResponse:
     context["date_value"] = period.first.isoformat()
     context["end_value"] = period.last.isoformat() if period.days > 1 else ""
     context["search_form"] = SearchForm()
+    # The owner is told when help-desk staff looked at their records (not who): the last
+    # STAFF_LOOKUPS_SHOWN lookups of the past STAFF_LOOKUPS_DAYS days.
+    since = timezone.now() - timedelta(days=STAFF_LOOKUPS_DAYS)
+    context["staff_lookups"] = [
+        {  # ranges are half-open: the last day shown is the one before `end`
+            "at": seen.at,
+            "first": timezone.localdate(seen.start) if seen.start else None,
+            "last": timezone.localdate(seen.end - timedelta(microseconds=1)) if seen.end else None,
+        }
+        for seen in lookups_of(account, since)[:STAFF_LOOKUPS_SHOWN]
+    ]
     return render(request, "records/day.html", context)
 
 
