@@ -13,7 +13,7 @@ wsgi_app = "webui.wsgi:application"
 bind = env_str("MAILTRAIL_BIND", "127.0.0.1:8000")
 # sync workers: each request is a few short queries; 2 per core + 1 is gunicorn's own advice
 workers = env_int("MAILTRAIL_WEB_WORKERS", 2 * multiprocessing.cpu_count() + 1, minimum=1)
-# longer than the web role's statement timeout (MAILTRAIL_WEB_STATEMENT_TIMEOUT_MS, 5 s)
+# longer than the web role's statement timeout (MAILTRAIL_WEB_STATEMENT_TIMEOUT_MS, 10 s by default)
 timeout = env_int("MAILTRAIL_WEB_TIMEOUT", 30, minimum=5)
 graceful_timeout = 30
 # the addresses of the reverse proxies whose X-Forwarded-* headers gunicorn may believe
