@@ -53,6 +53,17 @@ def embedded_url(pgdata: Path, database: str = "mailtrail") -> str:
     return f"postgresql://postgres:@/{database}?host={quote(str(pgdata))}"
 
 
+def stop_embedded(pgdata: Path) -> None:
+    """Let go of an embedded server this process started; the last process to do so stops it.
+
+    Call it before removing the data directory: pgserver's own exit hook would otherwise find
+    no directory to stop and leave the server running.
+    """
+    server = _embedded.pop(str(pgdata), None)
+    if server is not None:
+        server.cleanup()
+
+
 def django_database(url: str | None = None) -> dict[str, object]:
     """Django's DATABASES entry for DATABASE_URL, or for the embedded server without starting it.
 

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from mailtrail.database import django_database, embedded_url, sqlalchemy_url
+from mailtrail.database import django_database, embedded_url, sqlalchemy_url, stop_embedded
 
 pytest_plugins = ["tests.dovecot_server"]
 
@@ -63,6 +63,7 @@ def database_url() -> Iterator[str]:
         with psycopg.connect(base, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "mailtrail_test_{os.getpid()}" WITH (FORCE)')
     if tmp is not None:
+        stop_embedded(tmp / "pgdata")
         shutil.rmtree(tmp, ignore_errors=True)
 
 
