@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_GET
 
 from webui.records.forms import SearchForm
@@ -49,9 +49,9 @@ def search(request: HttpRequest) -> HttpResponse:
         entry["url"] = _with_account(entry["url"], account)
     # The timeline image belongs to this audited look: its link carries a signed, short-lived
     # reference instead of a second audit row.
-    context["timeline_token"] = signing.dumps(
-        {"account": account, "query": context["plain_query"]}, salt=TIMELINE_SALT
-    )
+    token = signing.dumps({"account": account, "query": context["plain_query"]}, salt=TIMELINE_SALT)
+    context["timeline_token"] = token
+    context["timeline_src"] = reverse("staff:timeline") + "?" + urlencode({"t": token})
     return render(request, "staff/search.html", context)
 
 
