@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -59,10 +60,22 @@ class Batch:
         self.end = self.end or self.start
 
 
+# Dovecot writes a session's lines from two processes (imap-login's "Login:", the mail
+# process's logout and mail_log lines) through its log process, which does not keep their
+# order: a short session's logout can reach the file before its login. Such an event is
+# stored without an IP and remembered here as an orphan; when its login arrives, in a later
+# batch, the same transaction fills the IP in.
+MAX_ORPHANS = 10_000
+ORPHAN_LOOKBACK = timedelta(minutes=10)  # on start, orphans stored this long before a batch
+
+
 class Sink:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self._months: set[date] = set()
+        # (account, session) → (earliest, latest) ts of its stored events that lack an IP;
+        # None until the first batch loads the recent ones from the database
+        self._orphans: OrderedDict[tuple[str, str], tuple[datetime, datetime]] | None = None
 
     def open_source(self, fingerprint: str, path: str, host: str) -> SourceState:
         """The source row for a fingerprint, created at offset 0 when it is new."""
@@ -79,29 +92,36 @@ class Sink:
     def commit(self, state: SourceState, batch: Batch, size: int | None = None) -> None:
         """Write a batch and move the checkpoint, all or nothing."""
         try:
-            months = self._write(state, batch, size)
+            months, orphans, adopted = self._write(state, batch, size)
         except sa.exc.IntegrityError as exc:
             # "no partition of relation event found for row": retention dropped a month this
             # process thought it had. Forget what we knew and try once more.
             if "no partition" not in str(exc.orig):
                 raise
             self._months = set()
-            months = self._write(state, batch, size)
+            months, orphans, adopted = self._write(state, batch, size)
         self._months |= months
+        self._remember_orphans(orphans, adopted)
         state.byte_offset = batch.end
         state.year, state.month = batch.year, batch.month
 
-    def _write(self, state: SourceState, batch: Batch, size: int | None) -> set[date]:
+    def _write(self, state: SourceState, batch: Batch, size: int | None) -> tuple[set[date], dict, list]:
         with self.engine.begin() as conn:
             months: set[date] = set()
+            orphans: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+            adopted: list[tuple[str, str]] = []
             if batch.events:
                 months = self._ensure_months(conn, batch)
-                resolve_ips_from_logins(conn, batch.events)
+                if self._orphans is None:
+                    self._orphans = load_orphans(conn, batch.first_ts or batch.events[0][_TS])
+                orphans = resolve_ips_from_logins(conn, batch.events)
                 cur = conn.connection.driver_connection.cursor()
                 with cur.copy(COPY_EVENTS) as copy:
                     write_row = copy.write_row
                     for row in batch.events:
                         write_row(row)
+                if self._orphans:
+                    adopted = adopt_orphans(conn, batch.events, self._orphans)
             if batch.bad:
                 self._write_bad_lines(conn, state.id, batch.bad)
             values = {
@@ -130,7 +150,19 @@ class Sink:
                     f"source {state.id} ({state.path}) is no longer at offset {batch.start}; "
                     "another ingester is reading it"
                 )
-        return months
+        return months, orphans, adopted
+
+    def _remember_orphans(self, orphans: dict, adopted: list) -> None:
+        known = self._orphans
+        if known is None:
+            return
+        for key in adopted:
+            known.pop(key, None)
+        for key, (first, last) in orphans.items():
+            old = known.pop(key, None)
+            known[key] = (min(first, old[0]), max(last, old[1])) if old else (first, last)
+        while len(known) > MAX_ORPHANS:
+            known.popitem(last=False)  # the oldest: its login is not coming
 
     @staticmethod
     def _write_bad_lines(conn: sa.Connection, source_id: int, bad: list[tuple[int, bytes, str]]) -> None:
@@ -174,38 +206,79 @@ _TS, _ACCOUNT, _KIND, _IP, _SESSION = (
 _NO_SESSION_IP = ("login", "auth_fail")
 
 
-def resolve_ips_from_logins(conn: sa.Connection, rows: list[tuple]) -> int:
-    """Give events whose session's login was committed earlier (before a restart, or in an
-    earlier run) the IP of that login; the in-memory correlator covers everything else.
-    Looks back two days from the batch, on the (account, ts) primary key. Returns how many
-    rows it filled in."""
-    wanted = {}
+def resolve_ips_from_logins(conn: sa.Connection, rows: list[tuple]) -> dict:
+    """Give events that still lack their session's IP the IP of its login: one later in this
+    batch (written out of order), or one committed earlier (before a restart, or in an earlier
+    run); the in-memory correlator covers everything else. Looks back two days from the
+    batch, on the (account, ts) primary key. Returns the sessions still without a login, as
+    (account, session) → (earliest, latest) ts of their events."""
+    wanted: dict[tuple[str, str], list[int]] = {}
     for i, row in enumerate(rows):
         if row[_IP] is None and row[_SESSION] is not None and row[_KIND] not in _NO_SESSION_IP:
             wanted.setdefault((row[_ACCOUNT], row[_SESSION]), []).append(i)
     if not wanted:
-        return 0
-    accounts = [a for a, _ in wanted]
-    sessions = [s for _, s in wanted]
-    newest = max(rows[i][_TS] for idx in wanted.values() for i in idx)
-    found = conn.execute(
-        sa.text(
-            "SELECT e.account, e.session, host(e.ip) FROM event e "
-            "JOIN unnest(CAST(:accounts AS text[]), CAST(:sessions AS text[])) AS w(account, session) "
-            "ON e.account = w.account AND e.session = w.session "
-            "WHERE e.kind = 'login' AND e.ip IS NOT NULL "
-            "AND e.ts >= CAST(:newest AS timestamptz) - interval '2 days' AND e.ts <= :newest"
-        ),
-        {"accounts": accounts, "sessions": sessions, "newest": newest},
-    ).all()
-    filled = 0
-    for account, session, ip in found:
-        for i in wanted.pop((account, session), ()):
+        return {}
+    found = logins_of(rows, wanted)
+    rest = [key for key in wanted if key not in found]
+    if rest:
+        newest = max(rows[i][_TS] for key in rest for i in wanted[key])
+        found.update(
+            ((account, session), ip)
+            for account, session, ip in conn.execute(
+                sa.text(
+                    "SELECT e.account, e.session, host(e.ip) FROM event e "
+                    "JOIN unnest(CAST(:accounts AS text[]), CAST(:sessions AS text[])) "
+                    "AS w(account, session) ON e.account = w.account AND e.session = w.session "
+                    "WHERE e.kind = 'login' AND e.ip IS NOT NULL "
+                    "AND e.ts >= CAST(:newest AS timestamptz) - interval '2 days' AND e.ts <= :newest"
+                ),
+                {"accounts": [a for a, _ in rest], "sessions": [s for _, s in rest], "newest": newest},
+            )
+        )
+    for key, ip in found.items():
+        for i in wanted.pop(key):
             row = list(rows[i])
             row[_IP] = ip
             rows[i] = tuple(row)
-            filled += 1
-    return filled
+    return {key: (rows[idx[0]][_TS], rows[idx[-1]][_TS]) for key, idx in wanted.items()}
+
+
+def logins_of(rows: list[tuple], sessions: dict) -> dict[tuple[str, str], str]:
+    """The IP of each login in rows whose (account, session) is a key of sessions."""
+    found = {}
+    for row in rows:
+        if row[_KIND] == "login" and row[_IP] is not None:
+            key = (row[_ACCOUNT], row[_SESSION])
+            if key in sessions:
+                found[key] = row[_IP]
+    return found
+
+
+def adopt_orphans(conn: sa.Connection, rows: list[tuple], orphans: dict) -> list[tuple[str, str]]:
+    """Fill in the IP of stored orphans whose login is in this batch; returns their keys."""
+    logins = logins_of(rows, orphans)
+    update = sa.text(
+        "UPDATE event SET ip = CAST(:ip AS inet) WHERE account = :account AND session = :session "
+        "AND ts BETWEEN :first AND :last AND ip IS NULL AND kind NOT IN ('login', 'auth_fail')"
+    )
+    for (account, session), ip in logins.items():
+        first, last = orphans[(account, session)]
+        conn.execute(update, {"ip": ip, "account": account, "session": session, "first": first, "last": last})
+    return list(logins)
+
+
+def load_orphans(conn: sa.Connection, before: datetime) -> OrderedDict:
+    """The orphans stored in the few minutes before `before` (by an earlier run)."""
+    found = conn.execute(
+        sa.text(
+            "SELECT account, session, min(ts), max(ts) FROM event "
+            "WHERE ts >= CAST(:before AS timestamptz) - CAST(:lookback AS interval) AND ts <= :before "
+            "AND ip IS NULL AND session IS NOT NULL AND kind NOT IN ('login', 'auth_fail') "
+            "GROUP BY account, session ORDER BY min(ts) LIMIT :n"
+        ),
+        {"before": before, "lookback": ORPHAN_LOOKBACK, "n": MAX_ORPHANS},
+    )
+    return OrderedDict(((account, session), (first, last)) for account, session, first, last in found)
 
 
 def wait_for_database(engine: sa.Engine, *, attempts: int = 0, log=print) -> None:

@@ -184,3 +184,23 @@ def test_rotated_files_given_in_any_order_load_oldest_first_so_a_session_keeps_i
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.index("mail.log.1.gz") < proc.stderr.index("mail.log:")
     assert {r[2] for r in rows(engine)} == {"192.0.2.7"}
+
+
+def test_a_session_whose_login_line_is_written_after_its_other_lines_still_gets_its_ip(tmp_path, engine):
+    # Dovecot's log process interleaves its processes' pipes: the mail process's expunges and
+    # logout can reach the file before imap-login's "Login:" line (seen in CI with a real
+    # Dovecot). Here a rotation falls between them, so the login lands in a later transaction.
+    older, current = tmp_path / "mail.log.1", tmp_path / "mail.log"
+    write(older, LINES[1:5])
+    write(current, LINES[:1])
+    os.utime(older, (1_800_000_000, 1_800_000_000))
+    os.utime(current, (1_800_000_060, 1_800_000_060))
+    proc = backfill(current, older)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.index("mail.log.1") < proc.stderr.index("mail.log:")
+    assert rows(engine, "SELECT kind, host(ip) FROM event ORDER BY ts, id") == [
+        ("login", "192.0.2.7"),
+        ("message_delete", "192.0.2.7"),
+        ("message_delete", "192.0.2.7"),
+        ("logout", "192.0.2.7"),
+    ]

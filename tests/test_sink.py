@@ -98,3 +98,67 @@ def test_a_deletion_after_a_restart_gets_the_ip_of_its_committed_login(clean_db)
             conn.execute(sa.text("SELECT account, host(ip) FROM event WHERE kind = 'message_delete'")).all()
         )
     assert rows == {"alice@example.edu": "2001:db8::5", "bob@example.edu": None}
+
+
+def _logout(account="alice@example.edu", session="AbCd+/Ef12345678", ts=T0):
+    return Event(
+        ts=ts, host="mx1", protocol="imap", kind="logout", account=account, session=session, pid=4242
+    )
+
+
+def _ips(engine, kind):
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.text("SELECT account, session, host(ip) FROM event WHERE kind = :k ORDER BY account, session"),
+            {"k": kind},
+        ).all()
+
+
+# Dovecot's log process does not keep the order of lines from different processes: a short
+# session's logout (mail process) can be written before its login (imap-login).
+
+
+def test_a_logout_written_before_its_login_in_the_same_batch_gets_its_ip(clean_db):
+    sink = Sink(clean_db)
+    state = sink.open_source("fp-6", "/var/log/mail.log", "mx1")
+    sink.commit(state, _batch(state, [_logout(), _login(ip="192.0.2.9")], end=100))
+    assert _ips(clean_db, "logout") == [("alice@example.edu", "AbCd+/Ef12345678", "192.0.2.9")]
+
+
+def test_a_logout_committed_before_its_login_gets_its_ip_when_the_login_lands(clean_db):
+    sink = Sink(clean_db)
+    state = sink.open_source("fp-7", "/var/log/mail.log", "mx1")
+    sink.commit(state, _batch(state, [_expunge(), _logout()], end=100))
+    assert _ips(clean_db, "logout") == [("alice@example.edu", "AbCd+/Ef12345678", None)]
+    sink.commit(state, _batch(state, [_login(ip="192.0.2.10", ts=T0 - timedelta(seconds=1))], end=200))
+    assert _ips(clean_db, "logout") == [("alice@example.edu", "AbCd+/Ef12345678", "192.0.2.10")]
+    assert _ips(clean_db, "message_delete") == [("alice@example.edu", "AbCd+/Ef12345678", "192.0.2.10")]
+
+
+def test_a_restarted_sink_still_fills_in_an_orphan_stored_by_the_last_run(clean_db):
+    first = Sink(clean_db)
+    state = first.open_source("fp-8", "/var/log/mail.log", "mx1")
+    first.commit(state, _batch(state, [_logout()], end=100))
+    restarted = Sink(clean_db)
+    state = restarted.open_source("fp-8", "/var/log/mail.log", "mx1")
+    restarted.commit(state, _batch(state, [_login(ip="2001:db8::7", ts=T0 + timedelta(seconds=1))], end=200))
+    assert _ips(clean_db, "logout") == [("alice@example.edu", "AbCd+/Ef12345678", "2001:db8::7")]
+
+
+def test_an_orphan_takes_only_its_own_sessions_login(clean_db):
+    sink = Sink(clean_db)
+    state = sink.open_source("fp-9", "/var/log/mail.log", "mx1")
+    sink.commit(
+        state,
+        _batch(state, [_logout(), _logout(account="bob@example.edu", session="Bob0000000000000")], end=100),
+    )
+    # another session of alice's, and a login of bob's whose session is another one
+    later = [
+        _login(ip="192.0.2.11", session="Other00000000000"),
+        _login("bob@example.edu", "192.0.2.12", "B2"),
+    ]
+    sink.commit(state, _batch(state, later, end=200))
+    assert _ips(clean_db, "logout") == [
+        ("alice@example.edu", "AbCd+/Ef12345678", None),
+        ("bob@example.edu", "Bob0000000000000", None),
+    ]
