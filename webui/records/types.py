@@ -81,32 +81,44 @@ def megabytes(size: int) -> str:
     return f"{size / 1_048_576:.2f}"
 
 
+# The labels of `describe`, made once: a lazy string is a new object per call otherwise, and
+# the row renderer caches each label's translation by identity.
+_DELETED, _MESSAGES, _MB_BEFORE, _MB_DELETED = (
+    _("deleted"),
+    _("messages before"),
+    _("MB before deletion"),
+    _("MB deleted"),
+)
+_EXPUNGED, _TRASHED, _TO, _SIZE = _("expunged"), _("trashed"), _("to"), _("size")
+_ATTEMPTS, _REASON = _("attempts"), _("reason")
+
+
 def describe(event) -> list[tuple[str, str]]:
     """The counters and reasons a row shows beside its folder and Message-ID, as (label, value)."""
     out: list[tuple[str, str]] = []
     if event.kind == "logout" and event.protocol == "pop3":
         if event.deleted is not None:
-            out.append((_("deleted"), str(event.deleted)))
+            out.append((_DELETED, str(event.deleted)))
         if event.messages is not None:
-            out.append((_("messages before"), str(event.messages)))
+            out.append((_MESSAGES, str(event.messages)))
         if event.size is not None:
-            out.append((_("MB before deletion"), megabytes(event.size)))
+            out.append((_MB_BEFORE, megabytes(event.size)))
         if event.deleted_bytes is not None:
-            out.append((_("MB deleted"), megabytes(event.deleted_bytes)))
+            out.append((_MB_DELETED, megabytes(event.deleted_bytes)))
     elif event.kind == "logout":
         for label, value in (
-            (_("deleted"), event.deleted),
-            (_("expunged"), event.expunged),
-            (_("trashed"), event.trashed),
+            (_DELETED, event.deleted),
+            (_EXPUNGED, event.expunged),
+            (_TRASHED, event.trashed),
         ):
             if value is not None:
                 out.append((label, str(value)))
     elif event.kind in ("copy", "mailbox_rename") and event.mailbox_to is not None:
-        out.append((_("to"), event.mailbox_to))
+        out.append((_TO, event.mailbox_to))
     elif event.kind in ("message_delete", "flag_delete", "undelete", "save") and event.size is not None:
-        out.append((_("size"), filesizeformat(event.size)))
+        out.append((_SIZE, filesizeformat(event.size)))
     if event.kind == "auth_fail" and event.attempts is not None:
-        out.append((_("attempts"), str(event.attempts)))
+        out.append((_ATTEMPTS, str(event.attempts)))
     if event.reason:
-        out.append((_("reason"), event.reason))
+        out.append((_REASON, event.reason))
     return out

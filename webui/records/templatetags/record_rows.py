@@ -1,0 +1,67 @@
+"""`{% record_rows rows show_date %}`: the <tr> elements of the record table.
+
+The table body is nearly all of a day page's cost. Rendered by the template engine, 500 rows
+meant about 40,000 variable lookups and ~60 ms of CPU. Here each row is one str.format, and
+every value goes through html.escape, which is what the template's autoescape applies:
+every value from a log is attacker-written. Django's own `escape` is html.escape behind a
+lazy-string check that costs more than the escaping. The result is about a fifth of the
+time.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from django import template
+from django.utils.safestring import SafeString, mark_safe
+
+register = template.Library()
+
+_ROW = (
+    '<tr class="type-{key}" data-type="{key}"><td class="col-number">{number}</td>'
+    '<td class="col-time"><time datetime="{iso}">{when}</time></td>'
+    '<td class="col-type"><span class="swatch"></span>{label}{raw}</td>'
+    '<td class="col-ip">{ip}</td><td class="col-folder">{folder}</td>'
+    '<td class="col-msgid">{msgid}</td><td class="col-details">{details}</td></tr>\n'
+)
+_DETAIL = '<span class="detail"><span class="detail-label">{}</span> {}</span>'
+
+
+def _text(value: object) -> str:
+    """A cell's text, escaped; empty for a missing value (the template's `|default:""`)."""
+    return escape(str(value)) if value else ""
+
+
+@register.simple_tag
+def record_rows(rows, show_date: bool) -> SafeString:
+    # Labels are lazy translations, one object per label: translate and escape each once.
+    labels: dict[int, str] = {}
+
+    def label(text) -> str:
+        done = labels.get(id(text))
+        if done is None:
+            done = labels[id(text)] = escape(str(text))
+        return done
+
+    out = []
+    for row in rows:
+        event, kind = row.event, row.type
+        out.append(
+            _ROW.format(
+                key=escape(kind.key),
+                number=row.number,
+                iso=escape(row.iso),
+                when=escape(row.stamp if show_date else row.clock),
+                label=label(kind.label),
+                raw=(
+                    f' <span class="raw-kind">({escape(event.protocol)} {escape(event.kind)})</span>'
+                    if kind.key == "other"
+                    else ""
+                ),
+                ip=_text(event.ip),
+                folder=_text(event.mailbox),
+                msgid=_text(event.message_id),
+                details="".join(_DETAIL.format(label(k), escape(str(v))) for k, v in row.details),
+            )
+        )
+    return mark_safe("".join(out))  # every value above went through escape()
