@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from tests.test_records_support import ALICE, alice_day, records_partitions, records_setup, sign_in, today  # noqa: F401
 from webui.records.export import safe_cell
@@ -75,3 +76,18 @@ def test_it_answers_a_bad_period_with_400_and_the_reason(client):
 )
 def test_it_prefixes_cells_that_a_spreadsheet_would_run(value, cell):
     assert safe_cell(value) == cell
+
+
+def test_an_export_past_its_row_limit_stops_with_a_line_that_says_so(client):
+    from webui.records.export import rows_csv
+    from webui.records.queries import period_bounds
+
+    alice_day(today())
+    start, end = period_bounds(today(), today())
+    with translation.override("en"):
+        rows = list(csv.reader(io.StringIO(rows_csv(ALICE, start, end, limit=5).decode("utf-8-sig"))))
+        complete = list(csv.reader(io.StringIO(rows_csv(ALICE, start, end, limit=8).decode("utf-8-sig"))))
+    assert [r[0] for r in rows[1:6]] == ["1", "2", "3", "4", "5"]
+    assert rows[6] == ["The export stops here, at 5 rows: choose a shorter period."]
+    assert len(rows) == 7
+    assert len(complete) == 9 and complete[-1][0] == "8"  # exactly the limit: no notice

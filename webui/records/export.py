@@ -9,8 +9,8 @@ from datetime import datetime
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from webui.records.queries import all_rows
-from webui.records.types import megabytes
+from webui.records.queries import EXPORT_FIELDS, EXPORT_LIMIT, export_values
+from webui.records.types import megabytes, type_of
 
 # A cell a spreadsheet would read as a formula (OWASP "CSV injection"): a log value such as a
 # Message-ID or folder name is attacker-written, so it is prefixed with ' to stay text.
@@ -26,6 +26,9 @@ def safe_cell(value: object) -> str:
     return text
 
 
+_SIZE = EXPORT_FIELDS.index("size")  # shown in MB, and only on a logout (size before deletion)
+
+
 def header() -> list[str]:
     return [
         _("No."), _("Time"), _("Type"), _("Protocol"), _("Kind"), _("IP"), _("Folder"), _("To folder"),
@@ -35,23 +38,32 @@ def header() -> list[str]:
 
 
 def rows_csv(
-    account: str, start: datetime, end: datetime, hidden: frozenset[str] = frozenset(), show_date: bool = True
+    account: str,
+    start: datetime,
+    end: datetime,
+    hidden: frozenset[str] = frozenset(),
+    limit: int = EXPORT_LIMIT,
 ) -> bytes:
-    """UTF-8 with a byte-order mark, so that spreadsheets read the Chinese labels correctly."""
+    """UTF-8 with a byte-order mark, so that spreadsheets read the Chinese labels correctly.
+    Past `limit` rows the export stops with a last line that says so."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header())
-    for row in all_rows(account, start, end, hidden):
-        e = row.event
-        writer.writerow(
-            [row.number, timezone.localtime(e.ts).isoformat()]
-            + [
-                safe_cell(v)
-                for v in (
-                    row.type.label, e.protocol, e.kind, e.ip, e.mailbox, e.mailbox_to, e.message_id,
-                    e.deleted, e.messages, None if e.size is None or e.kind != "logout" else megabytes(e.size),
-                    e.expunged, e.trashed, e.reason, e.host, e.session,
-                )
-            ]
-        )  # fmt: skip
+    labels: dict[tuple[str, str], str] = {}
+    localtime = timezone.localtime
+    number = 0
+    for row in export_values(account, start, end, hidden, limit):
+        number += 1
+        if number > limit:
+            writer.writerow(
+                [_("The export stops here, at %(limit)s rows: choose a shorter period.") % {"limit": f"{limit:,}"}]
+            )
+            break
+        ts, protocol, kind, size = row[0], row[1], row[2], row[_SIZE]
+        label = labels.get((protocol, kind))
+        if label is None:
+            label = labels[(protocol, kind)] = safe_cell(type_of(protocol, kind).label)
+        cells = list(row[1:])
+        cells[_SIZE - 1] = megabytes(size) if size is not None and kind == "logout" else None
+        writer.writerow([number, localtime(ts).isoformat(), label, *map(safe_cell, cells)])
     return ("\ufeff" + out.getvalue()).encode("utf-8")

@@ -147,23 +147,24 @@ def day_rows(
     return Page(rows, cursor)
 
 
-def all_rows(
+EXPORT_FIELDS = (
+    "ts", "protocol", "kind", "ip", "mailbox", "mailbox_to", "message_id", "deleted", "messages", "size",
+    "expunged", "trashed", "reason", "host", "session",
+)  # fmt: skip
+
+
+def export_values(
     account: str,
     start: datetime,
     end: datetime,
     hidden: frozenset[str] = frozenset(),
     limit: int = EXPORT_LIMIT,
-) -> Iterator[Row]:
-    """Every row of the period up to `limit`, read in keyset pages (for the CSV export)."""
-    after = None
-    left = limit
-    while left > 0:
-        page = day_rows(account, start, end, hidden, after, min(PAGE_LIMIT * 4, left))
-        yield from page.rows
-        left -= len(page.rows)
-        if page.next_cursor is None:
-            return
-        after = page.next_cursor
+) -> Iterator[tuple]:
+    """The period's events as tuples of EXPORT_FIELDS, oldest first: up to `limit` of them,
+    then one more if there are more (the caller says the export stopped). Plain tuples, read
+    through a server-side cursor: a model instance per row cost nine-tenths of an export."""
+    qs = _events(account, start, end, hidden).values_list(*EXPORT_FIELDS)
+    return qs[: limit + 1].iterator(chunk_size=5_000)
 
 
 # --- freshness -------------------------------------------------------------------------

@@ -97,7 +97,7 @@ def day(request: HttpRequest) -> HttpResponse:
 def export_response(account: str, period: Period) -> HttpResponse:
     """The period's rows (without its hidden types) as a CSV download."""
     start, end = period.bounds
-    body = export.rows_csv(account, start, end, period.hidden, show_date=True)
+    body = export.rows_csv(account, start, end, period.hidden)
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     name = f"mailtrail-{period.first:%Y%m%d}" + (f"-{period.last:%Y%m%d}" if period.days > 1 else "")
     response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
