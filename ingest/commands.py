@@ -119,6 +119,9 @@ def backfill_command(args: argparse.Namespace) -> int:
             first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             _say(f"{path}: database error, stopped at the last committed batch: {first}")
             return 1
+    if sink.written_months:
+        analyzed = sink.analyze_written()
+        _say(f"statistics updated (ANALYZE) for {', '.join(analyzed)}")
     return status
 
 

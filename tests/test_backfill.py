@@ -204,3 +204,13 @@ def test_a_session_whose_login_line_is_written_after_its_other_lines_still_gets_
         ("message_delete", "192.0.2.7"),
         ("logout", "192.0.2.7"),
     ]
+
+
+def test_it_leaves_the_planner_statistics_of_the_months_it_loaded_up_to_date(tmp_path, engine):
+    log = tmp_path / "mail.log"
+    write(log, LINES)
+    proc = backfill(log)
+    assert proc.returncode == 0, proc.stderr
+    assert "statistics updated (ANALYZE) for event_y2026m11" in proc.stderr
+    # reltuples is -1 until a partition is first analyzed
+    assert rows(engine, "SELECT reltuples FROM pg_class WHERE relname = 'event_y2026m11'") == [(5,)]
