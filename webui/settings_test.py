@@ -7,3 +7,7 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-not-for-production"
 from webui.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; tests only
+
+# Nothing is collected for tests (the live server serves static files from the apps), and
+# whitenoise warns on every request about a STATIC_ROOT directory that does not exist.
+STATIC_ROOT = None
