@@ -422,6 +422,7 @@ class _World:
         s = self._login(t, "imap", acct, ip)
         deleted = expunged = trashed = 0
         now = t + 0.05 + r() * duration * 0.5
+        latest = now  # the session's last mail_log line: its logout comes after it
         k = r()
         if k < 0.16:  # move to Trash: copy, then (with COPY, not MOVE) \Deleted, then expunge
             flag = r() < 0.5
@@ -444,7 +445,8 @@ class _World:
                 self._mail_log(now, s, FLAG_DELETE, "delete", box, msg)
                 deleted += 1
             if r() < 0.05:  # changed their mind about one
-                self._mail_log(now + 2, s, UNDELETE, "undelete", box, msgs.pop())
+                latest = now + 2
+                self._mail_log(latest, s, UNDELETE, "undelete", box, msgs.pop())
             if r() < 0.9:
                 now += 2 + r() * duration * 0.3
                 for msg in msgs:
@@ -460,7 +462,7 @@ class _World:
             old, new = sanitize(self._folder(), 64), sanitize(self._folder() + ".Old", 64)
             self.put(now, f"{s.prefix}Mailbox renamed: {old} -> {new}",
                      self.truth and s.event(MAILBOX_RENAME, mailbox=old, mailbox_to=new))  # fmt: skip
-        end = max(now, t + duration)
+        end = max(now, latest, t + duration)
         bytes_in = 80 + int(r() * 400) + 120 * (deleted + trashed)
         hdr = int(r() ** 2 * 60)
         body = int(r() ** 3 * 12)

@@ -229,8 +229,8 @@ def test_the_bundled_samples_are_what_the_generator_makes(tmp_path: Path):
     assert total < 1_000_000
 
 
-@pytest.mark.parametrize("auth_verbose", [False, True])
-def test_the_parser_and_correlator_read_exactly_the_generated_ground_truth(auth_verbose: bool):
+@pytest.mark.parametrize(("auth_verbose", "seed"), [(False, 11), (True, 11), (False, 1), (False, 20)])
+def test_the_parser_and_correlator_read_exactly_the_generated_ground_truth(auth_verbose: bool, seed: int):
     from ingest.correlate import Correlator
     from ingest.event import Event
     from ingest.parse import Parser
@@ -238,13 +238,19 @@ def test_the_parser_and_correlator_read_exactly_the_generated_ground_truth(auth_
     parser, correlator = Parser(UTC, now=END), Correlator()
     want: Counter[tuple[str, str]] = Counter()
     got: Counter[tuple[str, str]] = Counter()
-    for line, truth in events(60_000, accounts=150, seed=11, auth_verbose=auth_verbose):
+    for line, truth in events(60_000, accounts=150, seed=seed, auth_verbose=auth_verbose):
         event = parser.parse_line(line)
         if type(event) is Event:
             event = correlator.process(event)
             got[event.protocol, event.kind] += 1
         if truth is not None:
             want[truth.protocol, truth.kind] += 1
+            if truth.kind == "mailbox_rename" and " -> " in f"{truth.mailbox}{truth.mailbox_to}":
+                # "Mailbox renamed: a -> b -> c" has two readings; the parser takes the first arrow
+                assert (event.mailbox, event.mailbox_to) == tuple(
+                    f"{truth.mailbox} -> {truth.mailbox_to}".split(" -> ", 1)
+                )
+                event = event._replace(mailbox=truth.mailbox, mailbox_to=truth.mailbox_to)
         assert event == truth, line  # every field, ip of the session's login included
     assert got == want
     assert sum(want.values()) > 20_000
