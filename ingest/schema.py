@@ -65,6 +65,13 @@ event = sa.Table(
         postgresql_where=sa.text("message_id IS NOT NULL"),
     ),
     sa.Index("event_ip_ts_idx", "ip", "ts", postgresql_where=sa.text("ip IS NOT NULL")),
+    # Message-IDs that mail_log cut short ("..."): the search matches them by prefix (0003)
+    sa.Index(
+        "event_truncated_message_id_idx",
+        "account",
+        "ts",
+        postgresql_where=sa.text("right(message_id, 3) = '...'"),
+    ),
     # the newest events first, of a day or of all: the staff admin's lists, analysts' ranges (0002)
     sa.Index("event_ts_idx", "ts"),
     postgresql_partition_by="RANGE (ts)",

@@ -103,3 +103,31 @@ def test_it_rejects_an_overlong_query_with_a_form_error(client):
     response = client.get(reverse("records:search"), {"q": "x" * 2000})
     assert response.status_code == 400
     assert response.context["search_form"].errors
+
+
+def test_the_cut_short_read_is_served_by_its_partial_index_not_by_the_accounts_rows():
+    # A mailbox with a month of ordinary deletions and one cut-short Message-ID: the plan must
+    # read the partial index, not walk all of the account's rows by the primary key.
+    from django.db import connection
+
+    from webui.records.queries import cut_short_matches
+
+    logged = LONG[:77] + "..."
+    insert_event(at(today(), "09:00:00"), "imap", "message_delete", message_id=logged)
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO event (ts, host, protocol, kind, account, message_id, source_id, line_offset) "
+            "SELECT now() - n * interval '1 minute', 'mx1', 'imap', 'message_delete', %s, "
+            "'<' || n || '@example.org>', 1, n FROM generate_series(1, 5000) AS n",
+            [ALICE],
+        )
+        cur.execute("ANALYZE event")
+        cur.execute("SELECT indexname FROM pg_indexes WHERE indexdef LIKE %s", ['%"right"(message_id, 3)%'])
+        partial = {name for (name,) in cur.fetchall()}
+        full, core = message_id_forms(LONG)
+        sql, params = cut_short_matches(ALICE, full, core)[:200].query.sql_with_params()
+        cur.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(line for (line,) in cur.fetchall())
+    assert partial, "migration 0003's index is missing"
+    assert any(name in plan for name in partial), plan
+    assert _found(LONG) == [logged]

@@ -56,7 +56,10 @@ def rows_csv(
         number += 1
         if number > limit:
             writer.writerow(
-                [_("The export stops here, at %(limit)s rows: choose a shorter period.") % {"limit": f"{limit:,}"}]
+                [
+                    _("The export stops here, at %(limit)s rows: choose a shorter period.")
+                    % {"limit": f"{limit:,}"}
+                ]
             )
             break
         ts, protocol, kind, size = row[0], row[1], row[2], row[_SIZE]

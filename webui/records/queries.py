@@ -18,10 +18,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
+from itertools import chain
 from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import BooleanField, F, Func, Max, Min, Q, TextField, Value
+from django.db.models.functions import Right
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from mailtrail.env import ConfigError, env_list
 
@@ -332,23 +335,33 @@ class _StartsWith(Func):
     output_field = BooleanField()
 
 
+_NEWEST = ("-ts", "-id")
+
+
+def cut_short_matches(account: str, full: str, core: str):
+    """The account's events whose Message-ID mail_log cut short ("…...") from one of these."""
+    logged_head = Func(F("message_id"), Value(-3), function="left", output_field=TextField())
+    return (
+        Event.objects.filter(account=account)
+        .filter(Exact(Right("message_id", 3), "..."))  # the partial index's predicate, spelled alike
+        .exclude(message_id="...")
+        .filter(Q(_StartsWith(Value(full), logged_head)) | Q(_StartsWith(Value(core), logged_head)))
+        .order_by(*_NEWEST)
+    )
+
+
 def search_message_id(account: str, pasted: str, limit: int = SEARCH_LIMIT) -> list[Row]:
     """Every event of `account` (its whole retention window) whose logged Message-ID is `pasted`.
 
     Dovecot's mail_log cuts header values at 80 characters and appends `...`, so a long
     Message-ID is logged without its end: such a value matches when it (without `...`) is a
-    prefix of the pasted one. Only the account's rows are read, through the primary key
-    (account, ts, id); the hash index on message_id cannot serve a prefix test.
+    prefix of the pasted one. Two reads, both on the account: exact IDs through the hash
+    index on message_id, cut-short ones through the partial index of those (migration 0003).
     """
     full, core = message_id_forms(pasted)
     if core == "":
         return []
-    logged_head = Func(F("message_id"), Value(-3), function="left", output_field=TextField())
-    truncated = Q(message_id__endswith="...") & (
-        Q(_StartsWith(Value(full), logged_head)) | Q(_StartsWith(Value(core), logged_head))
-    )
-    qs = Event.objects.filter(account=account, message_id__isnull=False).filter(
-        Q(message_id__in=[full, core]) | (truncated & ~Q(message_id="..."))
-    )
-    events = list(qs.order_by("-ts", "-id")[:limit])
+    exact = Event.objects.filter(account=account, message_id__in=[full, core]).order_by(*_NEWEST)
+    found = {e.id: e for e in chain(exact[:limit], cut_short_matches(account, full, core)[:limit])}
+    events = sorted(found.values(), key=lambda e: (e.ts, e.id), reverse=True)[:limit]
     return [Row(i + 1, e, type_of(e.protocol, e.kind)) for i, e in enumerate(events)]
