@@ -131,6 +131,7 @@ def load(url: str, n: int, months: int) -> None:
             conn.execute(f"CREATE INDEX ON {name} (ip, ts) WHERE ip IS NOT NULL")
             conn.execute(f"CREATE INDEX ON {name} USING hash (message_id) WHERE message_id IS NOT NULL")
             conn.execute(f"CREATE INDEX ON {name} (ts)")
+            conn.execute(f"CREATE INDEX ON {name} (account, ts) WHERE right(message_id, 3) = '...'")
             bounds = f"FROM ('{lo.isoformat()} 00:00+00') TO ('{hi.isoformat()} 00:00+00')"
             check = f"ts >= '{lo.isoformat()} 00:00+00' AND ts < '{hi.isoformat()} 00:00+00'"
             conn.execute(
