@@ -238,10 +238,7 @@ def pct(values: list[float], q: float) -> float:
 def cpu_seconds(gunicorn_pid: int, pgdata: Path) -> tuple[float, float] | None:
     """CPU seconds so far of gunicorn (master and workers) and of PostgreSQL (postmaster,
     live backends, and the reaped ones, counted in the postmaster's children times)."""
-    try:
-        import psutil  # optional: the figures are left out without it
-    except ImportError:
-        return None
+    import psutil  # the test extra (pyproject.toml)
 
     def own(p) -> float:
         t = p.cpu_times()
