@@ -66,19 +66,20 @@ class Batch:
 # stored without an IP and remembered here as an orphan; when its login arrives, in a later
 # batch, the same transaction fills the IP in.
 MAX_ORPHANS = 10_000
-# On start, the orphans stored this long before the first batch: the lines Dovecot swaps are
-# written within a second of each other, and a longer look back reads more rows (the ts index)
-# on every start: a minute is 200,000 events at 10,000 lines/s.
-ORPHAN_LOOKBACK = timedelta(minutes=1)
+# A source's first batch (after a start, or after a failed commit) first loads the orphans
+# stored around it: from this long before its earliest event to this long after its latest.
+# The lines Dovecot swaps are written within a second of each other; a longer margin reads
+# more rows through the ts index on every start (a minute is ~200,000 events at 10,000 lines/s).
+ORPHAN_MARGIN = timedelta(minutes=1)
 
 
 class Sink:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self._months: set[date] = set()
-        # (account, session) → (earliest, latest) ts of its stored events that lack an IP;
-        # None until the first batch loads the recent ones from the database
-        self._orphans: OrderedDict[tuple[str, str], tuple[datetime, datetime]] | None = None
+        # (account, session) → (earliest, latest) ts of its stored events that lack an IP
+        self._orphans: OrderedDict[tuple[str, str], tuple[datetime, datetime]] = OrderedDict()
+        self._orphans_loaded: set[int] = set()  # the sources whose stored orphans are loaded
         self.written_months: set[date] = set()  # months this sink has added events to
 
     def open_source(self, fingerprint: str, path: str, host: str) -> SourceState:
@@ -96,14 +97,20 @@ class Sink:
     def commit(self, state: SourceState, batch: Batch, size: int | None = None) -> None:
         """Write a batch and move the checkpoint, all or nothing."""
         try:
-            months, orphans, adopted = self._write(state, batch, size)
-        except sa.exc.IntegrityError as exc:
-            # "no partition of relation event found for row": retention dropped a month this
-            # process thought it had. Forget what we knew and try once more.
-            if "no partition" not in str(exc.orig):
-                raise
-            self._months = set()
-            months, orphans, adopted = self._write(state, batch, size)
+            try:
+                months, orphans, adopted = self._write(state, batch, size)
+            except sa.exc.IntegrityError as exc:
+                # "no partition of relation event found for row": retention dropped a month
+                # this process thought it had. Forget what we knew and try once more.
+                if "no partition" not in str(exc.orig):
+                    raise
+                self._months = set()
+                months, orphans, adopted = self._write(state, batch, size)
+        except Exception:
+            # The commit may have happened even so (a lost acknowledgement): what it stored
+            # is then only in the database. Load the orphans from there again next time.
+            self._orphans_loaded.clear()
+            raise
         self._months |= months
         self.written_months |= months
         self._remember_orphans(orphans, adopted)
@@ -117,8 +124,9 @@ class Sink:
             adopted: list[tuple[str, str]] = []
             if batch.events:
                 months = self._ensure_months(conn, batch)
-                if self._orphans is None:
-                    self._orphans = load_orphans(conn, batch.first_ts or batch.events[0][_TS])
+                if state.id not in self._orphans_loaded:
+                    self._merge_orphans(load_orphans(conn, batch.events))  # read-only: kept on rollback
+                    self._orphans_loaded.add(state.id)
                 orphans = resolve_ips_from_logins(conn, batch.events)
                 cur = conn.connection.driver_connection.cursor()
                 with cur.copy(COPY_EVENTS) as copy:
@@ -158,11 +166,12 @@ class Sink:
         return months, orphans, adopted
 
     def _remember_orphans(self, orphans: dict, adopted: list) -> None:
-        known = self._orphans
-        if known is None:
-            return
         for key in adopted:
-            known.pop(key, None)
+            self._orphans.pop(key, None)
+        self._merge_orphans(orphans)
+
+    def _merge_orphans(self, orphans: dict) -> None:
+        known = self._orphans
         for key, (first, last) in orphans.items():
             old = known.pop(key, None)
             known[key] = (min(first, old[0]), max(last, old[1])) if old else (first, last)
@@ -256,7 +265,10 @@ def resolve_ips_from_logins(conn: sa.Connection, rows: list[tuple]) -> dict:
             row = list(rows[i])
             row[_IP] = ip
             rows[i] = tuple(row)
-    return {key: (rows[idx[0]][_TS], rows[idx[-1]][_TS]) for key, idx in wanted.items()}
+    # min and max, not first and last: a session's lines are not always in time order
+    return {
+        key: (min(rows[i][_TS] for i in idx), max(rows[i][_TS] for i in idx)) for key, idx in wanted.items()
+    }
 
 
 def logins_of(rows: list[tuple], sessions: dict) -> dict[tuple[str, str], str]:
@@ -271,30 +283,48 @@ def logins_of(rows: list[tuple], sessions: dict) -> dict[tuple[str, str], str]:
 
 
 def adopt_orphans(conn: sa.Connection, rows: list[tuple], orphans: dict) -> list[tuple[str, str]]:
-    """Fill in the IP of stored orphans whose login is in this batch; returns their keys."""
+    """Fill in the IP of stored orphans whose login is in this batch (one UPDATE, each
+    session's rows found by the primary key); returns their keys."""
     logins = logins_of(rows, orphans)
-    update = sa.text(
-        "UPDATE event SET ip = CAST(:ip AS inet) WHERE account = :account AND session = :session "
-        "AND ts BETWEEN :first AND :last AND ip IS NULL AND kind NOT IN ('login', 'auth_fail')"
-    )
-    for (account, session), ip in logins.items():
-        first, last = orphans[(account, session)]
-        conn.execute(update, {"ip": ip, "account": account, "session": session, "first": first, "last": last})
+    if logins:
+        keys = list(logins)
+        conn.execute(
+            sa.text(
+                "UPDATE event e SET ip = w.ip FROM unnest(CAST(:accounts AS text[]), "
+                "CAST(:sessions AS text[]), CAST(:ips AS inet[]), CAST(:firsts AS timestamptz[]), "
+                "CAST(:lasts AS timestamptz[])) AS w(account, session, ip, first, last) "
+                "WHERE e.account = w.account AND e.ts BETWEEN w.first AND w.last "
+                "AND e.session = w.session AND e.ip IS NULL AND e.kind NOT IN ('login', 'auth_fail')"
+            ),
+            {
+                "accounts": [a for a, _ in keys],
+                "sessions": [s for _, s in keys],
+                "ips": [logins[k] for k in keys],
+                "firsts": [orphans[k][0] for k in keys],
+                "lasts": [orphans[k][1] for k in keys],
+            },
+        )
     return list(logins)
 
 
-def load_orphans(conn: sa.Connection, before: datetime) -> OrderedDict:
-    """The orphans stored in the few minutes before `before` (by an earlier run)."""
+def load_orphans(conn: sa.Connection, rows: list[tuple]) -> dict:
+    """The orphans stored (by an earlier run) around the time of these rows."""
     found = conn.execute(
         sa.text(
             "SELECT account, session, min(ts), max(ts) FROM event "
-            "WHERE ts >= CAST(:before AS timestamptz) - CAST(:lookback AS interval) AND ts <= :before "
+            "WHERE ts >= CAST(:first AS timestamptz) - CAST(:margin AS interval) "
+            "AND ts <= CAST(:last AS timestamptz) + CAST(:margin AS interval) "
             "AND ip IS NULL AND session IS NOT NULL AND kind NOT IN ('login', 'auth_fail') "
             "GROUP BY account, session ORDER BY min(ts) LIMIT :n"
         ),
-        {"before": before, "lookback": ORPHAN_LOOKBACK, "n": MAX_ORPHANS},
+        {
+            "first": min(row[_TS] for row in rows),
+            "last": max(row[_TS] for row in rows),
+            "margin": ORPHAN_MARGIN,
+            "n": MAX_ORPHANS,
+        },
     )
-    return OrderedDict(((account, session), (first, last)) for account, session, first, last in found)
+    return {(account, session): (first, last) for account, session, first, last in found}
 
 
 def wait_for_database(engine: sa.Engine, *, attempts: int = 0, log=print) -> None:

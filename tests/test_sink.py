@@ -135,14 +135,25 @@ def test_a_logout_committed_before_its_login_gets_its_ip_when_the_login_lands(cl
     assert _ips(clean_db, "message_delete") == [("alice@example.edu", "AbCd+/Ef12345678", "192.0.2.10")]
 
 
-def test_a_restarted_sink_still_fills_in_an_orphan_stored_by_the_last_run(clean_db):
+@pytest.mark.parametrize("login_after", [timedelta(seconds=-1), timedelta(0), timedelta(seconds=1)])
+def test_a_restarted_sink_still_fills_in_an_orphan_stored_by_the_last_run(clean_db, login_after):
+    # the login happened first (its stamp is earlier or the same second) but was written later
     first = Sink(clean_db)
     state = first.open_source("fp-8", "/var/log/mail.log", "mx1")
     first.commit(state, _batch(state, [_logout()], end=100))
     restarted = Sink(clean_db)
     state = restarted.open_source("fp-8", "/var/log/mail.log", "mx1")
-    restarted.commit(state, _batch(state, [_login(ip="2001:db8::7", ts=T0 + timedelta(seconds=1))], end=200))
+    restarted.commit(state, _batch(state, [_login(ip="2001:db8::7", ts=T0 + login_after)], end=200))
     assert _ips(clean_db, "logout") == [("alice@example.edu", "AbCd+/Ef12345678", "2001:db8::7")]
+
+
+def test_an_orphan_whose_lines_are_not_in_time_order_is_still_filled_in(clean_db):
+    sink = Sink(clean_db)
+    state = sink.open_source("fp-10", "/var/log/mail.log", "mx1")
+    sink.commit(state, _batch(state, [_expunge(ts=T0 + timedelta(seconds=1)), _logout(ts=T0)], end=100))
+    sink.commit(state, _batch(state, [_login(ip="192.0.2.10", ts=T0 - timedelta(seconds=1))], end=200))
+    assert _ips(clean_db, "logout") == [("alice@example.edu", "AbCd+/Ef12345678", "192.0.2.10")]
+    assert _ips(clean_db, "message_delete") == [("alice@example.edu", "AbCd+/Ef12345678", "192.0.2.10")]
 
 
 def test_an_orphan_takes_only_its_own_sessions_login(clean_db):
