@@ -2,12 +2,14 @@
 
 from datetime import UTC, date, datetime
 
+import psycopg
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from ingest.partitions import ensure_partitions, existing_months, months_around
 from ingest.schema import metadata
+from mailtrail.database import sqlalchemy_url
 
 
 def _include(obj, name, type_, reflected, compare_to):
@@ -52,3 +54,54 @@ def test_an_event_lands_in_its_utc_month_partition(engine):
         ).scalar_one()
         conn.execute(sa.text("DELETE FROM event WHERE account = 'schema-test'"))
     assert part == "event_y2011m12"
+
+
+def test_0003_indexes_the_rows_already_stored_on_every_partition_and_round_trips(database_url):
+    # On a second database: migrate to 0002, store a cut-short Message-ID, then upgrade. The
+    # index is built per partition CONCURRENTLY and attached; the parent's must end valid.
+    from alembic import command
+    from alembic.config import Config
+
+    from tests.conftest import PROJECT_DIR, _fresh_database
+
+    url = _fresh_database(database_url, "mailtrail_test_0003")
+    cfg = Config(str(PROJECT_DIR / "alembic.ini"))
+    cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(url))
+    cfg.attributes["configure_logging"] = False
+    engine = sa.create_engine(sqlalchemy_url(url))
+    try:
+        command.upgrade(cfg, "0002")
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO event (ts, protocol, kind, account, message_id, source_id, line_offset) "
+                    "VALUES (now(), 'imap', 'message_delete', 'a@example.edu', '<cut...', 0, 0)"
+                )
+            )
+        for _ in range(2):  # upgrade, and again after a downgrade
+            command.upgrade(cfg, "head")
+            with engine.connect() as conn:
+                valid = conn.execute(
+                    sa.text(
+                        "SELECT indisvalid FROM pg_index WHERE indexrelid = 'event_truncated_message_id_idx'::regclass"
+                    )
+                ).scalar_one()
+                unindexed = conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM pg_inherits t WHERE t.inhparent = 'event'::regclass AND NOT EXISTS ("
+                        " SELECT 1 FROM pg_inherits i JOIN pg_index x ON x.indexrelid = i.inhrelid"
+                        " WHERE i.inhparent = 'event_truncated_message_id_idx'::regclass AND x.indrelid = t.inhrelid)"
+                    )
+                ).scalar_one()
+                conn.execute(sa.text("SET enable_seqscan = off"))
+                found = conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM event WHERE account = 'a@example.edu' AND right(message_id, 3) = '...'"
+                    )
+                ).scalar_one()
+            assert (valid, unindexed, found) == (True, 0, 1)
+            command.downgrade(cfg, "0002")
+    finally:
+        engine.dispose()
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute('DROP DATABASE IF EXISTS "mailtrail_test_0003" WITH (FORCE)')
