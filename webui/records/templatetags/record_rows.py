@@ -35,13 +35,15 @@ def _text(value: object) -> str:
 @register.simple_tag
 def record_rows(rows, show_date: bool) -> SafeString:
     # Labels are lazy translations, one object per label: translate and escape each once.
-    labels: dict[int, str] = {}
+    # Keyed by identity (a lazy string hashes by translating itself); the entry keeps its
+    # object alive, so that no other object can take its id during the call.
+    labels: dict[int, tuple[object, str]] = {}
 
     def label(text) -> str:
         done = labels.get(id(text))
         if done is None:
-            done = labels[id(text)] = escape(str(text))
-        return done
+            done = labels[id(text)] = (text, escape(str(text)))
+        return done[1]
 
     out = []
     for row in rows:
