@@ -50,7 +50,14 @@ def append_live(log: Path, stop: threading.Event, every: float) -> None:
             fh.write("\n".join(lines) + "\n")
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    # `kill` stops the demo like Ctrl-C does: children first, then the embedded PostgreSQL
+    # (pgserver stops it at exit; a process killed by SIGTERM's default action never exits)
+    signal.signal(signal.SIGTERM, _interrupt)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=8000)
     ap.add_argument("--no-server", action="store_true", help="prepare data and exit (no follower, no site)")
@@ -111,7 +118,9 @@ def main() -> int:
         stop.set()
         for child in children:
             if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
+                # SIGINT, as Ctrl-C sends: both exit through their own clean-up, and the last
+                # one out stops the embedded PostgreSQL (pgserver's exit hook)
+                child.send_signal(signal.SIGINT)
         for child in children:
             try:
                 child.wait(timeout=10)
