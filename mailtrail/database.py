@@ -23,7 +23,9 @@ def database_url() -> str:
 
     With DATABASE_URL unset, an embedded PostgreSQL 16 (the pgserver wheel) is started, or
     joined if another mailtrail process already runs it, with its data in
-    $MAILTRAIL_VAR_DIR/pgdata. The server stops when the last process using it exits.
+    $MAILTRAIL_VAR_DIR/pgdata. pgserver stops the server when the last process using it exits,
+    as it counts them: one killed before its exit hook ran still counts, and then the server
+    stays up until stopped by hand (the next mailtrail process simply joins it).
     """
     url = os.environ.get("DATABASE_URL", "")
     if url:
