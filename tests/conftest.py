@@ -29,14 +29,20 @@ def _fresh_database(base_url: str, name: str) -> str:
     return head + ("?" + query if query else "")
 
 
-def migrate_alembic(url: str) -> None:
-    from alembic import command
+def alembic_config(url: str):
+    """Alembic's configuration for the database at `url`, leaving pytest's logging alone."""
     from alembic.config import Config
 
     cfg = Config(str(PROJECT_DIR / "alembic.ini"))
     cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(url))
     cfg.attributes["configure_logging"] = False
-    command.upgrade(cfg, "head")
+    return cfg
+
+
+def migrate_alembic(url: str) -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(url), "head")
 
 
 @pytest.fixture(scope="session")

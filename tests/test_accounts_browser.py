@@ -6,29 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 from captcha.models import CaptchaStore
-from django.conf import settings as django_settings
 
+from tests.browser_support import _plain_http_live_server, chromium_page  # noqa: F401
 from tests.dovecot_server import ALICE, DovecotServer, running_dovecot
 from tests.test_accounts_backend import TEST_SERVER, USERS, server_at
 from webui.accounts.config import MailDomain
 
 pytestmark = [pytest.mark.browser, pytest.mark.dovecot, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-_PLAIN_HTTP = ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "LANGUAGE_COOKIE_SECURE")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _plain_http_live_server() -> Iterator[None]:
-    # before pytest-django starts the (session-wide) live server: its middleware reads
-    # SECURE_SSL_REDIRECT once, and the live server speaks plain HTTP
-    saved = {name: getattr(django_settings, name) for name in _PLAIN_HTTP}
-    for name in saved:
-        setattr(django_settings, name, False)
-    yield
-    for name, value in saved.items():
-        setattr(django_settings, name, value)
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +23,6 @@ def mail() -> Iterator[DovecotServer]:
 
 @pytest.fixture
 def page(live_server, settings, mail: DovecotServer, monkeypatch) -> Iterator:
-    from playwright.sync_api import sync_playwright
-
     # the tests read captcha answers from the database while Playwright's event loop runs in
     # this thread; Django refuses that unless told the ORM call is not from async code
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -49,16 +31,8 @@ def page(live_server, settings, mail: DovecotServer, monkeypatch) -> Iterator:
         "example.edu": MailDomain("example.edu", server_at(mail.host, mail.imap_port), "full"),
         "staff.example.edu": MailDomain("staff.example.edu", server_at(mail.host, mail.imap_port), "local"),
     }
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        tab = browser.new_context(locale="zh-TW").new_page()
-        tab.console_errors = []
-        tab.on("console", lambda m: m.type == "error" and tab.console_errors.append(m.text))
-        tab.set_default_timeout(15_000)
-        try:
-            yield tab
-        finally:
-            browser.close()
+    with chromium_page() as tab:
+        yield tab
 
 
 def _csp_violations(page) -> list[str]:

@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from captcha.conf import settings as captcha_settings
-from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 
+from tests.browser_support import _plain_http_live_server, chromium_page  # noqa: F401
 from tests.test_records_support import (
     ALICE,
     PASSWORD,
@@ -25,38 +25,9 @@ from tests.test_records_support import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 XSS_MSGID = "<script>alert(1)</script>"
 XSS_BOX = "<img src=x onerror=alert(2)>"
 XSS_REASON = '"><svg onload=alert(3)>'
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _plain_http_live_server() -> Iterator[None]:
-    # Session-scoped and autouse, so it runs before pytest-django starts the live server,
-    # whose SecurityMiddleware reads SECURE_SSL_REDIRECT once: the live server speaks HTTP.
-    saved = {
-        name: getattr(django_settings, name)
-        for name in (
-            "SECURE_SSL_REDIRECT",
-            "SESSION_COOKIE_SECURE",
-            "CSRF_COOKIE_SECURE",
-            "LANGUAGE_COOKIE_SECURE",
-        )
-    }
-    for name in saved:
-        setattr(django_settings, name, False)
-    yield
-    for name, value in saved.items():
-        setattr(django_settings, name, value)
 
 
 @pytest.fixture
@@ -85,21 +56,8 @@ def site(settings, monkeypatch, engine, clean_db) -> Iterator[None]:
 
 @pytest.fixture
 def browser_page(live_server) -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(accept_downloads=True, locale="zh-TW")
-        page = context.new_page()
-        page.dialogs = []
-        page.console_errors = []
-        page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-        page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
-        page.set_default_timeout(15_000)
-        try:
-            yield page
-        finally:
-            browser.close()
+    with chromium_page(accept_downloads=True) as page:
+        yield page
 
 
 def _sign_in(page, base: str) -> None:
@@ -180,21 +138,13 @@ def test_it_shows_hostile_log_values_as_text_and_runs_none_of_them(site, browser
 
 
 def test_it_switches_types_with_plain_links_when_javascript_is_off(site, live_server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_context(java_script_enabled=False).new_page()
-            page.set_default_timeout(15_000)
-            _sign_in(page, live_server.url)
-            assert _visible_rows(page, "imap-login") == 1
-            page.click("#legend .legend-item.type-imap-login")
-            page.wait_for_url("**hide=imap-login**")
-            assert _visible_rows(page, "imap-login") == 0
-            assert _visible_rows(page, "pop3-login") == 1
-            page.click("#legend .legend-item.type-imap-login")  # and back on
-            page.wait_for_url(lambda url: "hide=" not in url)
-            assert _visible_rows(page, "imap-login") == 1
-        finally:
-            browser.close()
+    with chromium_page(java_script_enabled=False) as page:
+        _sign_in(page, live_server.url)
+        assert _visible_rows(page, "imap-login") == 1
+        page.click("#legend .legend-item.type-imap-login")
+        page.wait_for_url("**hide=imap-login**")
+        assert _visible_rows(page, "imap-login") == 0
+        assert _visible_rows(page, "pop3-login") == 1
+        page.click("#legend .legend-item.type-imap-login")  # and back on
+        page.wait_for_url(lambda url: "hide=" not in url)
+        assert _visible_rows(page, "imap-login") == 1

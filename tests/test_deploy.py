@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import PROJECT_DIR
+from tests.dovecot_server import free_port
 
 COMPOSE = yaml.safe_load((PROJECT_DIR / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
@@ -108,12 +108,6 @@ def test_the_follower_unit_reads_logs_read_only_and_stops_with_sigterm():
     assert "ReadOnlyPaths=/var/log" in unit
     assert "KillSignal=SIGTERM" in unit and "Restart=on-failure" in unit
     assert "StartLimitBurst=" in unit  # a broken configuration stops, it does not crash-loop
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_gunicorn_starts_with_the_config_answers_the_compose_healthcheck_and_stops_on_sigterm(database_url):

@@ -60,14 +60,11 @@ def test_0003_indexes_the_rows_already_stored_on_every_partition_and_round_trips
     # On a second database: migrate to 0002, store a cut-short Message-ID, then upgrade. The
     # index is built per partition CONCURRENTLY and attached; the parent's must end valid.
     from alembic import command
-    from alembic.config import Config
 
-    from tests.conftest import PROJECT_DIR, _fresh_database
+    from tests.conftest import _fresh_database, alembic_config
 
     url = _fresh_database(database_url, "mailtrail_test_0003")
-    cfg = Config(str(PROJECT_DIR / "alembic.ini"))
-    cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(url))
-    cfg.attributes["configure_logging"] = False
+    cfg = alembic_config(url)
     engine = sa.create_engine(sqlalchemy_url(url))
     try:
         command.upgrade(cfg, "0002")
