@@ -36,16 +36,13 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 import psycopg  # noqa: E402
 
+from bench.common import say  # noqa: E402
 from ingest.partitions import month_start, next_month, partition_name  # noqa: E402
 from mailtrail.database import embedded_url, sqlalchemy_url  # noqa: E402
 
 GOAL_MS = 200
 ACCOUNTS = 50_000  # a university's mailboxes
 IPS = 200_000  # distinct client addresses
-
-
-def say(msg: str) -> None:
-    print(msg, flush=True)
 
 
 def migrate_alembic(url: str) -> None:

@@ -45,15 +45,12 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 import psycopg  # noqa: E402
 
+from bench.common import say  # noqa: E402
 from mailtrail.database import embedded_url, sqlalchemy_url  # noqa: E402
 
 GOAL_P99_S = 1.0
 GOAL_SUSTAINED = 100_000
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-
-
-def say(msg: str) -> None:
-    print(msg, flush=True)
 
 
 _TAIL = (

@@ -28,6 +28,7 @@ sys.path.insert(0, str(PROJECT_DIR))
 import psycopg  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
+from bench.common import say  # noqa: E402
 from ingest.correlate import Correlator  # noqa: E402
 from ingest.event import Event  # noqa: E402
 from ingest.generate import write_log  # noqa: E402
@@ -40,10 +41,6 @@ from mailtrail.env import env_zone  # noqa: E402
 GOAL_LINES_PER_S = 250_000
 GOAL_RATIO = 2.0
 GOAL_RSS_MB = 100
-
-
-def say(msg: str) -> None:
-    print(msg, flush=True)
 
 
 def migrate(url: str) -> None:

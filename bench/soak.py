@@ -48,6 +48,7 @@ from urllib.parse import urlencode
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
+from bench.common import free_port, say  # noqa: E402
 from mailtrail.database import embedded_url  # noqa: E402
 
 GOAL_P95_MS = 100
@@ -58,16 +59,6 @@ from webui.settings import *  # noqa: F401,F403
 CAPTCHA_TEST_MODE = True
 SILENCED_SYSTEM_CHECKS = ["accounts.E001"]
 '''
-
-
-def say(msg: str) -> None:
-    print(msg, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def tree_cpu(root: int) -> float:

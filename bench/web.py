@@ -47,6 +47,7 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 import psycopg  # noqa: E402
 
+from bench.common import free_port, say  # noqa: E402
 from mailtrail.database import embedded_url, sqlalchemy_url  # noqa: E402
 
 GOAL_P95_MS = 25.0
@@ -61,16 +62,6 @@ KINDS = (
     + [("imap", "message_delete")] * 12 + [("pop3", "message_delete")] * 3 + [("imap", "auth_fail")] * 5
     + [("imap", "flag_delete")] * 3 + [("imap", "mailbox_delete")] * 1
 )  # fmt: skip
-
-
-def say(msg: str) -> None:
-    print(msg, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def account_name(n: int) -> str:
