@@ -118,9 +118,9 @@ def main() -> int:
         stop.set()
         for child in children:
             if child.poll() is None:
-                # SIGINT, as Ctrl-C sends: both exit through their own clean-up, and the last
-                # one out stops the embedded PostgreSQL (pgserver's exit hook)
-                child.send_signal(signal.SIGINT)
+                # SIGTERM, not SIGINT: a demo started in the background from a script inherits
+                # SIGINT ignored, and so do its children
+                child.send_signal(signal.SIGTERM)
         for child in children:
             try:
                 child.wait(timeout=10)
