@@ -17,7 +17,7 @@ from mailtrail.database import django_database, embedded_url, sqlalchemy_url, st
 pytest_plugins = ["tests.dovecot_server"]
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-CORPUS = PROJECT_DIR.parent / "shared" / "corpus" / "dovecot-public-lines.tsv"
+CORPUS = PROJECT_DIR / "tests" / "data" / "corpus" / "dovecot-public-lines.tsv"
 
 
 def _fresh_database(base_url: str, name: str) -> str:
