@@ -30,7 +30,7 @@ def parse_command(args: argparse.Namespace) -> int:
     from ingest.correlate import Correlator
     from ingest.event import Event
     from ingest.parse import Parser
-    from ingest.pipeline import looks_binary
+    from ingest.pipeline import BINARY_SAMPLE, looks_binary
     from ingest.source import ReadResult, open_log, read_lines
 
     tz = _zone(args)
@@ -46,7 +46,7 @@ def parse_command(args: argparse.Namespace) -> int:
             _say(f"{name}: cannot open: {exc.strerror}")
             status = 1
             continue
-        if name != "-" and looks_binary(fh.peek(4096)[:4096] if hasattr(fh, "peek") else b""):
+        if name != "-" and looks_binary(fh.peek(BINARY_SAMPLE)[:BINARY_SAMPLE]):
             _say(f"{name}: looks binary, not a text log; not read")
             status = 1
             continue
@@ -138,15 +138,22 @@ def _age_order(path: str) -> tuple[float, int]:
 
 def backfill_file(path, sink, correlator, tz, year, host, show_progress) -> int:
     from ingest.parse import Parser
-    from ingest.pipeline import fill_batch, looks_binary
+    from ingest.pipeline import BINARY_SAMPLE, fill_batch, looks_binary
     from ingest.sink import Batch
-    from ingest.source import ReadResult, compressed_position, fingerprint_of, is_gzip, open_log, read_lines
+    from ingest.source import (
+        ReadResult,
+        compressed_position,
+        compression_of,
+        fingerprint_of,
+        open_log,
+        read_lines,
+    )
     from ingest.writer import BackgroundWriter
 
     size = os.path.getsize(path)
-    gz = is_gzip(path)
+    gz = compression_of(path) is not None  # compressed: final lines, no size to compare
     with open_log(path) as fh:
-        head = fh.peek(4096)[:4096]
+        head = fh.peek(BINARY_SAMPLE)[:BINARY_SAMPLE]
         if looks_binary(head):
             _say(f"{path}: looks binary, not a text log; not read")
             return 1

@@ -23,9 +23,10 @@ from ingest.sink import Batch, CheckpointConflict, Sink, SourceState
 from ingest.source import (
     FINGERPRINT_BYTES,
     ReadResult,
+    check_regular,
+    compression_of,
     fingerprint,
     fingerprint_of,
-    is_gzip,
     open_log,
     read_lines,
 )
@@ -307,7 +308,8 @@ class Follower:
             return
         if tail.gz:
             if not result.error:
-                self._close(tail, "read to its end")
+                if self._close(tail, "read to its end"):
+                    self.settled.add(tail.key)  # an xz/bzip2/zstd copy has no size to check cheaply
             elif time.time() - tail.mtime > GZIP_SETTLE:
                 if self._close(tail, f"unreadable past here ({result.error})"):
                     self.settled.add(tail.key)
@@ -483,13 +485,17 @@ class Follower:
             self.fingerprints.clear()
 
     def _consider(self, c: Candidate, st: os.stat_result, key: tuple, fp: str) -> None:
-        gz = is_gzip(c.path)
+        try:
+            kind = compression_of(c.path)
+        except OSError:
+            return  # gone, or replaced by a FIFO, since it was found: the next scan sees
+        gz = kind is not None  # compressed, of any format: read to its end, never grows
         row = self._known(fp)
         start = 0
         if row is not None:
             offset = row.byte_offset
             if gz:
-                if gzip_isize(c.path) == offset % 2**32:
+                if kind == "gzip" and gzip_isize(c.path) == offset % 2**32:
                     debug(f"{c.path}: compressed, read to its end ({offset:,})")
                     self.settled.add(key)
                     return
@@ -633,8 +639,16 @@ def settings_from(args: argparse.Namespace) -> Settings:
     if not entries:
         raise ConfigError("no files to follow: give PATH|GLOB arguments or set MAILTRAIL_FOLLOW")
     tz = to_zone(args.tz, "--tz") if args.tz else env_zone("MAILTRAIL_TZ")
+    patterns = parse_patterns(entries)
+    for p in patterns:
+        if not p.is_glob and os.path.exists(p.glob):
+            try:
+                check_regular(p.glob)
+            except OSError as exc:
+                where = "PATH argument" if args.paths else "MAILTRAIL_FOLLOW"
+                raise ConfigError(f"{where}: {p.glob} is {exc.strerror}") from exc
     return Settings(
-        patterns=parse_patterns(entries),
+        patterns=patterns,
         read_from=args.read_from,
         tz=tz,
         host=args.host,

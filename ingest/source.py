@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
 import io
+import lzma
 import os
+import stat
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,18 +25,148 @@ FINGERPRINT_BYTES = 4096
 MAX_LINE = 64 * 1024
 
 GZIP_MAGIC = b"\x1f\x8b"
+# Compressed formats are told by their magic bytes, never by their names: logrotate's
+# `compresscmd` can write any of them under any extension.
+MAGIC = {
+    "gzip": GZIP_MAGIC,
+    "xz": b"\xfd7zXZ\x00",
+    "bzip2": b"BZh",
+    "zstd": b"\x28\xb5\x2f\xfd",
+}
+
+
+class NotRegularFile(OSError):
+    """A FIFO, device or directory given as a log: reading it could block for ever."""
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def check_regular(path: str | os.PathLike) -> None:
+    """Raise NotRegularFile unless path is a regular file (checked before any open: opening
+    a FIFO blocks until someone writes to it)."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        kind = _kind(mode)
+        raise NotRegularFile(0, f"{kind}, not a regular file; only regular files are read", os.fspath(path))
+
+
+def compression_of(path: str | os.PathLike) -> str | None:
+    """The compressed format of a file by its magic bytes ("gzip", "xz", …), or None for plain."""
+    check_regular(path)
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    for name, magic in MAGIC.items():
+        if head.startswith(magic):
+            return name
+    return None
 
 
 def is_gzip(path: str | os.PathLike) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(2) == GZIP_MAGIC
+    return compression_of(path) == "gzip"
+
+
+class _ForwardReader(io.RawIOBase):
+    """A zstd stream as a raw file that seeks forward by reading (zstandard's reader does not
+    seek), so that io.BufferedReader gives it readline and peek like the other formats.
+
+    Frames are decompressed one after the other (zstd, like gzip, may concatenate them); a
+    stream that ends inside a frame raises OSError as a truncated gzip does: zstandard's own
+    stream reader ends it silently.
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        import zstandard  # only wanted for .zst files
+
+        self.fileobj = raw  # the file on disk: compressed_position reads its position
+        self._zstd = zstandard
+        self._frame = zstandard.ZstdDecompressor().decompressobj()
+        self._started = False  # whether the current frame has had any input
+        self._out = b""
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def _fill(self) -> None:
+        while not self._out:
+            data = self.fileobj.read(BLOCK)
+            if not data:
+                if self._started and not self._frame.eof:
+                    raise OSError("zstd: the compressed stream ends inside a frame")
+                return
+            while data:
+                if self._frame.eof:
+                    self._frame = self._zstd.ZstdDecompressor().decompressobj()
+                try:
+                    self._out += self._frame.decompress(data)
+                except self._zstd.ZstdError as exc:  # damaged: a read error like gzip's
+                    raise OSError(f"zstd: {exc}") from exc
+                self._started = True
+                data = self._frame.unused_data if self._frame.eof else b""
+
+    def readinto(self, buffer) -> int:  # noqa: ANN001 - a writable buffer
+        self._fill()
+        n = min(len(buffer), len(self._out))
+        buffer[:n] = self._out[:n]
+        self._out = self._out[n:]
+        self._pos += n
+        return n
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_CUR:
+            offset += self._pos
+        elif whence != io.SEEK_SET or offset < self._pos:
+            raise io.UnsupportedOperation("a zstd stream can only be read forward")
+        scratch = bytearray(BLOCK)
+        while self._pos < offset:
+            view = memoryview(scratch)[: min(BLOCK, offset - self._pos)]
+            if not self.readinto(view):
+                break
+        return self._pos
+
+    def close(self) -> None:
+        if not self.closed:
+            self.fileobj.close()
+        super().close()
 
 
 def open_log(path: str | os.PathLike) -> BinaryIO:
-    """Open a log for binary reading; gzip is recognised by its magic bytes, not its name."""
-    if is_gzip(path):
+    """Open a log for binary reading, decompressed when its magic bytes say gzip, xz, bzip2
+    or zstd. A FIFO or device raises NotRegularFile at once instead of blocking."""
+    kind = compression_of(path)
+    if kind == "gzip":
         return gzip.open(path, "rb")  # type: ignore[return-value]
+    if kind == "xz":
+        return lzma.open(path, "rb")  # type: ignore[return-value]
+    if kind == "bzip2":
+        return bz2.open(path, "rb")  # type: ignore[return-value]
+    if kind == "zstd":
+        return io.BufferedReader(_ForwardReader(open(path, "rb")), BLOCK)  # type: ignore[return-value]
     return open(path, "rb", buffering=1024 * 1024)
+
+
+def is_compressed(fh: BinaryIO) -> bool:
+    """True for a decompressing reader: it is read line by line (a seek back would restart it)."""
+    return isinstance(fh, _COMPRESSED) or isinstance(getattr(fh, "raw", None), _ForwardReader)
+
+
+_COMPRESSED = (gzip.GzipFile, lzma.LZMAFile, bz2.BZ2File)
 
 
 def fingerprint_of(fh: BinaryIO) -> str | None:
@@ -48,7 +181,7 @@ def fingerprint(path: str | os.PathLike) -> str | None:
     try:
         with open_log(path) as fh:
             return fingerprint_of(fh)
-    except (EOFError, OSError, zlib.error):
+    except (EOFError, OSError, zlib.error, lzma.LZMAError):
         return None
 
 
@@ -83,13 +216,13 @@ def read_lines(fh: BinaryIO, start: int, result: ReadResult, *, final: bool = Fa
     _seek(fh, start)
     result.offset = start
     try:
-        if isinstance(fh, gzip.GzipFile):
+        if is_compressed(fh):
             # line by line: a reader that stops mid-block would make the next seek rewind
             # and decompress the whole stream again
             yield from _read_by_line(fh, start, result, final)
         else:
             yield from _read_by_block(fh, start, result, final)
-    except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
+    except (EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError, OSError) as exc:
         result.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
@@ -182,15 +315,16 @@ def _skip_to_newline(fh: BinaryIO) -> tuple[int, bool]:
 
 
 def _seek(fh: BinaryIO, offset: int) -> None:
-    if isinstance(fh, gzip.GzipFile):
-        fh.seek(offset)  # decompresses up to offset: the only way into a gzip stream
+    if is_compressed(fh):
+        fh.seek(offset)  # decompresses up to offset: the only way into a compressed stream
     else:
         fh.seek(offset, io.SEEK_SET)
 
 
 def compressed_position(fh: BinaryIO) -> int:
     """How far into the file on disk a reader is (for progress on .gz files)."""
-    raw = getattr(fh, "fileobj", None)
+    raw = getattr(fh, "fileobj", None) or getattr(getattr(fh, "raw", None), "fileobj", None)
+    raw = raw or getattr(fh, "_fp", None)  # LZMAFile and BZ2File keep the file on disk there
     if raw is not None:
         return raw.tell()
     return fh.tell()

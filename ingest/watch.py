@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from mailtrail.env import ConfigError
 
 # What logrotate and rsyslog append to a rotated log's name: `.1`, `.1.gz`, `-20261127`,
-# `-2026112703`, `-2026-11-27`, each optionally compressed. A name with such a suffix is a
+# `-2026112703`, `-2026-11-27`, each optionally compressed (gzip, xz, bzip2, zstd). A name with such a suffix is a
 # rotated copy; a name without one is where the writer writes now (the "live" file).
-_ROTATED_SUFFIX = re.compile(r"(?:\.[0-9]+|-[0-9]{8,10}|-[0-9]{4}-[0-9]{2}-[0-9]{2})(?:\.gz)?$|\.gz$")
+_ROTATED_SUFFIX = re.compile(
+    r"(?:\.[0-9]+|-[0-9]{8,10}|-[0-9]{4}-[0-9]{2}-[0-9]{2})(?:\.(?:gz|xz|bz2|zst))?$|\.(?:gz|xz|bz2|zst)$"
+)
 
 
 def looks_rotated(path: str) -> bool:
