@@ -70,10 +70,31 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--host", default="", help="as for parse")
     f.add_argument("--poll", action="store_true", help="poll instead of inotify (NFS and the like)")
 
-    s = sub.add_parser("status", help="each source: offset, lag, bad lines; non-zero when stalled")
+    s = sub.add_parser(
+        "status",
+        help="each source, the followers' heartbeats, unread files; non-zero when behind",
+        description="Each source's offset against its file (found by fingerprint wherever "
+        "rotation put it), each follower's heartbeat, and every followed file that has no "
+        "source row. Never starts or stops a database, the embedded one included.",
+        epilog="exit codes:\n"
+        "  0  healthy\n"
+        "  1  behind: a source stalled (unread bytes, no commit for $MAILTRAIL_STALL_SECONDS),\n"
+        "     a follower dead (no heartbeat, or its process gone), or a followed file unread\n"
+        "     while its follower is not running\n"
+        "  2  configuration error\n"
+        "  3  database unreachable (one line on stderr; --prometheus writes mailtrail_up 0)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.add_argument(
         "--prometheus", action="store_true", help="Prometheus text format (for a textfile collector)"
+    )
+    s.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write to FILE atomically (temporary file + rename) instead of stdout, "
+        "e.g. node_exporter's textfile directory",
     )
 
     r = sub.add_parser(
@@ -109,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return follow_command(args)
         if args.command == "status":
-            from ingest.commands import status_command
+            from ingest.status import status_command
 
             return status_command(args)
         if args.command == "retention":

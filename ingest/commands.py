@@ -1,4 +1,4 @@
-"""The parse, backfill and status commands: wiring of source → parse → correlate → sink."""
+"""The parse and backfill commands: wiring of source → parse → correlate → sink."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import json
 import os
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-from mailtrail.env import env_int, env_zone, to_zone
+from mailtrail.env import env_zone, to_zone
 
 BATCH_LINES = 25_000  # lines per transaction; with the writer queue, at most 3 batches in memory
 
@@ -221,147 +220,10 @@ def _progress(path: str, size: int, position: int):
     )
 
 
-# --------------------------------------------------------------------------------- status
-
-
-def status_command(args: argparse.Namespace) -> int:
-    """Each source's offset against its file, lag and bad lines; exit 1 when one is stalled."""
-    import sqlalchemy as sa
-
-    from ingest.schema import source
-
-    stall_after = env_int("MAILTRAIL_STALL_SECONDS", 300, minimum=1)
-    engine = make_engine()
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(source).order_by(source.c.path, source.c.id)).mappings().all()
-    now = datetime.now(UTC)
-    report = [source_report(row, now, stall_after) for row in rows]
-    stalled = any(r["stalled"] for r in report)
-    if getattr(args, "prometheus", False):
-        sys.stdout.write(prometheus_text(report, now))
-    elif args.json:
-        print(json.dumps({"sources": report, "stalled": stalled, "stall_seconds": stall_after}, indent=2))
-    else:
-        if not report:
-            print("no sources yet: run `python -m ingest backfill FILE` or `follow`")
-        for r in report:
-            state = "STALLED" if r["stalled"] else ("current" if r["current"] else "rotated/gone")
-            size = f"{r['size']:,}" if r["size"] is not None else "?"
-            lag = f"{r['lag_seconds']:,.0f}s ago" if r["lag_seconds"] is not None else "-"
-            print(
-                f"{r['path']}  [{state}]  host={r['host'] or '-'}  offset {r['offset']:,}/{size} "
-                f"({r['bytes_behind']:,} behind)  lines={r['lines']:,} events={r['events']:,} "
-                f"skipped={r['skipped']:,} bad={r['bad_lines']:,}  last event {r['last_event_ts'] or '-'} "
-                f"({lag})  fingerprint {r['fingerprint']}"
-            )
-    return 1 if stalled else 0
-
-
-def source_report(row, now: datetime, stall_after: int) -> dict:
-    """One source row against its file on disk (when it is still the file at its path)."""
-    from ingest.source import fingerprint, is_gzip
-    from ingest.watch import gzip_isize
-
-    path = row["path"]
-    on_disk = None
-    current = False
-    try:
-        current = fingerprint(path) == row["fingerprint"]
-        if current:
-            # a .gz is measured by its content (what the offset counts), from its trailer
-            on_disk = gzip_isize(path) if is_gzip(path) else os.path.getsize(path)
-    except OSError:
-        pass
-    behind = max(on_disk - row["byte_offset"], 0) if on_disk is not None else 0
-    idle = (now - row["updated_at"]).total_seconds()
-    # stalled: there is something to read and nothing was committed for stall_after seconds
-    is_stalled = behind > 0 and idle > stall_after
-    last = row["last_event_ts"]
-    return {
-        "id": row["id"],
-        "path": path,
-        "host": row["host"],
-        "fingerprint": row["fingerprint"],
-        "offset": row["byte_offset"],
-        "size": on_disk if current else row["size"],
-        "current": current,
-        "bytes_behind": behind,
-        "lines": row["lines"],
-        "events": row["events"],
-        "skipped": row["skipped"],
-        "bad_lines": row["bad_lines"],
-        "last_event_ts": last.isoformat() if last else None,
-        "lag_seconds": round((now - last).total_seconds(), 1) if last else None,
-        "updated_at": row["updated_at"].isoformat(),
-        "idle_seconds": round(idle, 1),
-        "stalled": is_stalled,
-    }
-
-
-_METRICS = (
-    # (name, type, help, report key)
-    (
-        "mailtrail_source_offset_bytes",
-        "gauge",
-        "Committed byte offset (of the decompressed content).",
-        "offset",
-    ),
-    (
-        "mailtrail_source_size_bytes",
-        "gauge",
-        "Size of the file at the source's path, when it is still that file.",
-        "size",
-    ),
-    ("mailtrail_source_behind_bytes", "gauge", "Bytes in the file not yet committed.", "bytes_behind"),
-    ("mailtrail_source_lines_total", "counter", "Lines read and committed.", "lines"),
-    ("mailtrail_source_events_total", "counter", "Events stored.", "events"),
-    ("mailtrail_source_skipped_total", "counter", "Lines of no interest (not Dovecot events).", "skipped"),
-    ("mailtrail_source_bad_lines_total", "counter", "Lines kept in bad_line for review.", "bad_lines"),
-    ("mailtrail_source_lag_seconds", "gauge", "Seconds since the newest stored event's time.", "lag_seconds"),
-    ("mailtrail_source_idle_seconds", "gauge", "Seconds since the source's last commit.", "idle_seconds"),
-    (
-        "mailtrail_source_stalled",
-        "gauge",
-        "1 when the file has unread bytes and nothing was committed lately.",
-        "stalled",
-    ),
-)
-
-
-def prometheus_text(report: list[dict], now: datetime) -> str:
-    """The report in Prometheus' text exposition format (for node_exporter's textfile collector)."""
-    out = []
-    for name, kind, help_text, key in _METRICS:
-        out.append(f"# HELP {name} {help_text}")
-        out.append(f"# TYPE {name} {kind}")
-        for r in report:
-            value = r[key]
-            if value is None:
-                continue
-            labels = ",".join(
-                f'{k}="{_label(str(r[k]))}"' for k in ("path", "host", "fingerprint") if r[k] is not None
-            )
-            out.append(
-                f"{name}{{{labels}}} {float(value):g}"
-                if isinstance(value, float)
-                else f"{name}{{{labels}}} {int(value)}"
-            )
-    out.append("# HELP mailtrail_sources_stalled Sources that are stalled.")
-    out.append("# TYPE mailtrail_sources_stalled gauge")
-    out.append(f"mailtrail_sources_stalled {sum(1 for r in report if r['stalled'])}")
-    out.append("# HELP mailtrail_status_timestamp_seconds When this report was made.")
-    out.append("# TYPE mailtrail_status_timestamp_seconds gauge")
-    out.append(f"mailtrail_status_timestamp_seconds {now.timestamp():.3f}")
-    return "\n".join(out) + "\n"
-
-
-def _label(value: str) -> str:
-    # a path may hold any byte but NUL: escape what the exposition format requires
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
 def make_engine():
     import sqlalchemy as sa
-    from mailtrail.database import sqlalchemy_url
+    from mailtrail.database import ingest_connect_args, sqlalchemy_url
 
-    return sa.create_engine(sqlalchemy_url(), pool_pre_ping=True)
+    return sa.create_engine(
+        sqlalchemy_url(), pool_pre_ping=True, connect_args=ingest_connect_args("mailtrail-backfill")
+    )

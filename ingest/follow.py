@@ -6,6 +6,7 @@ import argparse
 import io
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -65,6 +66,12 @@ ROTATED_GRACE = 5.0
 BATCH_LINES = 50_000
 # A live file's turns per cycle, so that one busy file cannot starve the others.
 LIVE_BATCHES_PER_CYCLE = 4
+# How often the follower shows `status` it is alive (its row in the follower table).
+HEARTBEAT_SECONDS = 5.0
+# A commit that takes longer than this is looked into: the follower says what it waits for.
+WAIT_SAY_SECONDS = 2.0
+# Its connections' name in pg_stat_activity, by which it finds what blocks its commits.
+APPLICATION_NAME = "mailtrail-follow"
 # A .gz that ends early and was written this recently is still being compressed: a later
 # scan reads the rest. One older than this that ends early is damaged: said once, settled.
 GZIP_SETTLE = 2.0
@@ -92,6 +99,10 @@ class Settings:
     batch_seconds: float = 0.1
     batch_lines: int = BATCH_LINES
     retention_hours: float = 6.0  # 0: leave retention to the timer
+
+    def entries(self) -> list[str]:
+        """The followed paths as MAILTRAIL_FOLLOW spells them (for the follower table)."""
+        return [f"{p.host}={p.glob}" if p.host else p.glob for p in self.patterns]
 
 
 @dataclass
@@ -144,6 +155,8 @@ class Follower:
         self.rescan = True
         self._last_scan = 0.0
         self._last_retention = -1e12
+        self.follower_id: int | None = None  # our row in the follower table, once written
+        self._last_beat = -1e12
 
     # ------------------------------------------------------------------------------ loop
 
@@ -170,6 +183,7 @@ class Follower:
                     if waker.rescan.is_set():
                         waker.rescan.clear()
                         self.rescan = True
+                    self._heartbeat()
                     self.cycle()
                     self._maybe_retain()
                     if not ready:
@@ -195,7 +209,110 @@ class Follower:
         finally:
             waker.stop()
             self._finish()
+            self._signed_off()
         return 0
+
+    # ------------------------------------------------------------------------------ heartbeat
+
+    def _heartbeat(self, waiting: str | None = None) -> None:
+        """Show `status` that this follower is alive: its row, written at start, touched every
+        HEARTBEAT_SECONDS. Earlier runs on the same files from this host are closed: a
+        follower killed with SIGKILL never closed its own."""
+        from ingest.schema import follower
+
+        if self.follower_id is not None and time.monotonic() - self._last_beat < HEARTBEAT_SECONDS:
+            return
+        try:
+            with self.engine.begin() as conn:
+                if self.follower_id is None:
+                    host, paths = socket.gethostname(), self.settings.entries()
+                    conn.execute(
+                        sa.update(follower)
+                        .where(
+                            follower.c.hostname == host,
+                            follower.c.paths == paths,
+                            follower.c.stopped_at.is_(None),
+                        )
+                        .values(stopped_at=sa.func.now(), waiting=f"replaced by pid {os.getpid()}")
+                    )
+                    conn.execute(
+                        sa.delete(follower).where(
+                            follower.c.stopped_at < sa.func.now() - sa.text("interval '30 days'")
+                        )
+                    )
+                    self.follower_id = conn.execute(
+                        sa.insert(follower)
+                        .values(hostname=host, pid=os.getpid(), paths=paths)
+                        .returning(follower.c.id)
+                    ).scalar_one()
+                else:
+                    conn.execute(
+                        sa.update(follower)
+                        .where(follower.c.id == self.follower_id)
+                        .values(beat_at=sa.func.now(), waiting=waiting)
+                    )
+        except _OUTAGE as exc:
+            raise DatabaseDown(_reason(exc)) from exc
+        self._last_beat = time.monotonic()
+
+    def _signed_off(self) -> None:
+        """A clean exit says so, so that `status` tells a stopped follower from a dead one."""
+        from ingest.schema import follower
+
+        if self.follower_id is None:
+            return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    sa.update(follower)
+                    .where(follower.c.id == self.follower_id)
+                    .values(stopped_at=sa.func.now(), beat_at=sa.func.now(), waiting=None)
+                )
+        except sa.exc.SQLAlchemyError as exc:
+            self.log(f"could not record the stop in the follower table ({_reason(exc)})")
+
+    def _wait_for(self, future: Future, tail: Tail) -> None:
+        """future.result(), saying what the commit waits for when it takes long (a lock held
+        by another session, typically): the statement gives up after the lock timeout."""
+        try:
+            future.result(timeout=WAIT_SAY_SECONDS)
+            return
+        except TimeoutError:
+            pass
+        what = self._what_blocks()
+        self.log(
+            f"{tail.path}: a commit has waited {WAIT_SAY_SECONDS:g}s for the database: {what}; "
+            "it gives up at the lock timeout (MAILTRAIL_INGEST_LOCK_TIMEOUT_MS) and retries"
+        )
+        try:
+            self._last_beat = -1e12
+            self._heartbeat(waiting=what[:500])
+        except DatabaseDown:
+            pass
+        future.result()
+
+    def _what_blocks(self) -> str:
+        """Which sessions hold the locks our commit waits for, from pg_stat_activity."""
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    sa.text(
+                        "SELECT b.pid, b.application_name, left(b.query, 120) AS query "
+                        "FROM pg_stat_activity a "
+                        "JOIN pg_stat_activity b ON b.pid = ANY(pg_blocking_pids(a.pid)) "
+                        "WHERE a.application_name = :name AND a.pid <> pg_backend_pid() "
+                        "AND a.wait_event_type = 'Lock'"
+                    ),
+                    {"name": APPLICATION_NAME},
+                ).all()
+        except sa.exc.SQLAlchemyError as exc:
+            return f"unknown ({_reason(exc)})"
+        if not rows:
+            return "no lock (a slow statement)"
+        return "a lock held by " + "; ".join(
+            f"pid {r.pid}" + (f" ({r.application_name})" if r.application_name else "") + f": {r.query!r}"
+            for r in rows
+        )
 
     def _settle_all(self) -> None:
         """After a failure, wait for every commit in flight; files whose commit failed rewind."""
@@ -325,7 +442,7 @@ class Follower:
         if future is None:
             return True
         try:
-            future.result()
+            self._wait_for(future, tail)
             return True
         except CheckpointConflict as exc:
             # Another writer, or our own commit whose acknowledgement was lost in an outage:
@@ -661,10 +778,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def make_engine() -> sa.Engine:
-    from mailtrail.database import sqlalchemy_url
+    from mailtrail.database import ingest_connect_args, sqlalchemy_url
 
-    # connect_timeout: a database host that does not answer must not hold SIGTERM for minutes
-    return sa.create_engine(sqlalchemy_url(), pool_pre_ping=True, connect_args={"connect_timeout": 5})
+    # timeouts: a database host that does not answer, or a lock someone holds, must not
+    # hold SIGTERM for minutes
+    return sa.create_engine(
+        sqlalchemy_url(), pool_pre_ping=True, connect_args=ingest_connect_args(APPLICATION_NAME)
+    )
 
 
 def follow_command(args: argparse.Namespace) -> int:

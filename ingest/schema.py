@@ -113,3 +113,39 @@ bad_line = sa.Table(
     sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.UniqueConstraint("source_id", "line_offset", name="bad_line_source_offset_key"),
 )
+
+# What a checkpoint stands on: a hash of the bytes just before source.byte_offset (the last
+# TAIL_BYTES of them), written in the same transaction as the offset. A file whose first
+# line matches a source but whose bytes before the offset do not (a restored backup, a file
+# replaced and written again) is not that file: it is not resumed blindly (follow.md).
+# byte_offset says which offset the hash was taken at; when it differs from the source's
+# (a row from before 0004, a compressed file) the checkpoint is simply unverified.
+checkpoint = sa.Table(
+    "checkpoint",
+    metadata,
+    sa.Column(
+        "source_id",
+        sa.Integer,
+        sa.ForeignKey("source.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("byte_offset", sa.BigInteger, nullable=False),
+    sa.Column("tail_hash", sa.Text, nullable=False),
+    # what the reader found out about this file, for `status` (e.g. that it replaced another)
+    sa.Column("note", sa.Text),
+)
+
+# One row per run of `ingest follow`: what it follows and when it last showed it was alive.
+# `status` reads it, so that a dead follower is reported whatever the files look like.
+follower = sa.Table(
+    "follower",
+    metadata,
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("hostname", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("paths", pg.ARRAY(sa.Text), nullable=False),  # [HOST=]PATH|GLOB entries
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("beat_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("stopped_at", sa.DateTime(timezone=True)),  # set by a clean exit (SIGTERM)
+    sa.Column("waiting", sa.Text),  # what it is waiting for, while it waits (a lock, the database)
+)

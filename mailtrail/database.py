@@ -36,6 +36,53 @@ def database_url() -> str:
     return embedded_url(var_dir() / "pgdata")
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached (and this process may not start it)."""
+
+
+def running_database_url() -> str:
+    """The database URL, without ever starting or stopping a server (for `ingest status`).
+
+    With DATABASE_URL set it is that URL. Otherwise the embedded server is joined only when
+    it runs already, by its postmaster.pid (socket directory and port), and not through
+    pgserver, which would start a stopped server and stop it again when this process ends.
+    """
+    if os.environ.get("DATABASE_URL", ""):
+        return database_url()
+    pgdata = var_dir() / "pgdata"
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+        pid, port, socket_dir = int(lines[0]), int(lines[3]), lines[4]
+    except (OSError, ValueError, IndexError):
+        raise DatabaseUnavailable(f"the embedded PostgreSQL in {pgdata} is not running") from None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        raise DatabaseUnavailable(
+            f"the embedded PostgreSQL in {pgdata} is not running (stale postmaster.pid)"
+        ) from None
+    except PermissionError:
+        pass  # running as another user (pgserver's, under root): it exists
+    return f"postgresql://postgres:@/mailtrail?host={quote(socket_dir)}&port={port}"
+
+
+def ingest_connect_args(application_name: str) -> dict[str, object]:
+    """libpq settings of the ingester's connections.
+
+    A lock held by someone else (a LOCK TABLE, a long ALTER or VACUUM FULL on event) must not
+    hold the ingester for ever: after MAILTRAIL_INGEST_LOCK_TIMEOUT_MS its statement fails, it
+    says so, and it retries (and hears SIGTERM meanwhile). The statement timeout bounds
+    everything else; connect_timeout a host that does not answer at all.
+    """
+    lock_ms = env_int("MAILTRAIL_INGEST_LOCK_TIMEOUT_MS", 5000, minimum=0)
+    statement_ms = env_int("MAILTRAIL_INGEST_STATEMENT_TIMEOUT_MS", 300000, minimum=0)
+    return {
+        "connect_timeout": 5,
+        "application_name": application_name,
+        "options": f"-c lock_timeout={lock_ms} -c statement_timeout={statement_ms}",
+    }
+
+
 def embedded_url(pgdata: Path, database: str = "mailtrail") -> str:
     key = str(pgdata)
     server = _embedded.get(key)

@@ -101,5 +101,7 @@ def engine(database_url: str) -> Iterator[sa.Engine]:
 def clean_db(engine: sa.Engine) -> sa.Engine:
     """Empty event, source and bad_line tables; the partitions stay."""
     with engine.begin() as conn:
-        conn.execute(sa.text("TRUNCATE event, source, bad_line RESTART IDENTITY CASCADE"))
+        conn.execute(
+            sa.text("TRUNCATE event, source, bad_line, checkpoint, follower RESTART IDENTITY CASCADE")
+        )
     return engine

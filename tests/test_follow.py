@@ -180,6 +180,26 @@ def test_it_finishes_its_batch_and_exits_cleanly_on_sigterm(tmp_path, follow, cl
     assert len(counts) == 20_001 and set(counts.values()) == {1}
 
 
+def test_it_says_what_lock_it_waits_for_and_honours_sigterm_while_a_lock_is_held(tmp_path, follow, clean_db):
+    log = tmp_path / "mail.log"
+    append(log, login_line(0))
+    proc = follow(str(log))
+    assert wait_until(lambda: len(sessions(clean_db)) == 1, 10)
+    with clean_db.connect() as carol:  # an operator's session holding a table lock
+        carol.execute(sa.text("LOCK TABLE event IN ACCESS EXCLUSIVE MODE"))
+        append(log, login_line(1))
+        assert wait_until(lambda: "LOCK TABLE event" in proc.output(), 15), proc.output()
+        assert "a commit has waited 2s for the database: a lock held by pid" in proc.output()
+        started = time.monotonic()
+        assert proc.terminate(timeout=15) == 0, proc.output()
+        # before: no lock timeout, and the follower waited as long as the lock was held
+        assert time.monotonic() - started < 8, proc.output()
+        carol.rollback()
+    follow(str(log))
+    assert wait_until(lambda: len(sessions(clean_db)) == 2, 10)
+    assert set(sessions(clean_db).values()) == {1}
+
+
 def test_it_resumes_after_a_restart_without_reading_a_line_twice(tmp_path, follow, clean_db):
     log = tmp_path / "mail.log"
     append(log, *(login_line(n) for n in range(100)))

@@ -15,7 +15,10 @@ from mailtrail.database import sqlalchemy_url
 def _include(obj, name, type_, reflected, compare_to):
     return not (
         type_ == "table"
-        and (name.startswith("event_y") or not name.startswith(("event", "source", "bad_line")))
+        and (
+            name.startswith("event_y")
+            or not name.startswith(("event", "source", "bad_line", "checkpoint", "follower"))
+        )
     )
 
 
@@ -102,3 +105,28 @@ def test_0003_indexes_the_rows_already_stored_on_every_partition_and_round_trips
         engine.dispose()
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute('DROP DATABASE IF EXISTS "mailtrail_test_0003" WITH (FORCE)')
+
+
+def test_0004_adds_the_heartbeat_and_checkpoint_tables_and_round_trips(database_url):
+    from alembic import command
+
+    from tests.conftest import _fresh_database, alembic_config
+
+    url = _fresh_database(database_url, "mailtrail_test_0004")
+    cfg = alembic_config(url)
+    engine = sa.create_engine(sqlalchemy_url(url))
+    tables = "SELECT count(*) FROM pg_tables WHERE tablename IN ('follower', 'checkpoint')"
+    try:
+        command.upgrade(cfg, "head")
+        with engine.connect() as conn:
+            assert conn.execute(sa.text(tables)).scalar_one() == 2
+        command.downgrade(cfg, "0003")
+        with engine.connect() as conn:
+            assert conn.execute(sa.text(tables)).scalar_one() == 0
+        command.upgrade(cfg, "head")
+        with engine.connect() as conn:
+            assert conn.execute(sa.text(tables)).scalar_one() == 2
+    finally:
+        engine.dispose()
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute('DROP DATABASE IF EXISTS "mailtrail_test_0004" WITH (FORCE)')

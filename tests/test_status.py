@@ -5,17 +5,28 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
+import subprocess
+import sys
 
+import pytest
 import sqlalchemy as sa
 
-from ingest.commands import status_command
 from ingest.sink import Batch, Sink
 from ingest.source import fingerprint
-from tests.test_follow import login_line
+from ingest.status import status_command
+from tests.conftest import PROJECT_DIR
+from tests.dovecot_server import free_port
+from tests.test_follow import append, follow_processes, login_line, sessions, wait_until
+
+
+@pytest.fixture
+def follow(tmp_path, clean_db):
+    yield from follow_processes(tmp_path)
 
 
 def _status(capsys, *, json_out=False, prometheus=False) -> tuple[int, str]:
-    code = status_command(argparse.Namespace(json=json_out, prometheus=prometheus))
+    code = status_command(argparse.Namespace(json=json_out, prometheus=prometheus, output=None))
     return code, capsys.readouterr().out
 
 
@@ -100,3 +111,100 @@ def test_it_writes_prometheus_text_with_escaped_labels(tmp_path, clean_db, capsy
 def test_it_says_when_there_is_nothing_yet(clean_db, capsys):
     code, out = _status(capsys)
     assert code == 0 and "no sources yet" in out
+
+
+# ------------------------------------------------------------------ followers and outages
+
+
+def _status_process(*args, env=None):
+    full = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "ingest", "status", *args],
+        cwd=PROJECT_DIR,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_follower_killed_before_a_rotation_is_reported_with_the_file_it_never_read(
+    tmp_path, clean_db, follow
+):
+    # the reproduction of issue 8: follow, SIGKILL, `mv mail.log mail.log.1`, a new mail.log
+    log = tmp_path / "mail.log"
+    append(log, *(login_line(n) for n in range(100)))
+    alice = follow(str(log))
+    assert wait_until(lambda: len(sessions(clean_db)) == 100, 20), alice.output()
+    done = _status_process("--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["followers"][0]["state"] == "running"
+    alice.kill()
+    append(log, *(login_line(n) for n in range(100, 150)))  # written after the kill: unread
+    log.rename(tmp_path / "mail.log.1")
+    append(log, *(login_line(n) for n in range(1000, 1050)))
+    done = _status_process("--json")
+    assert done.returncode == 1, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["followers"][0]["state"] == "dead"
+    (source,) = report["sources"]
+    assert source["found_at"] == str(tmp_path / "mail.log.1") and source["behind"]
+    assert source["bytes_behind"] == sum(len(login_line(n)) for n in range(100, 150))
+    (unread,) = report["unread"]
+    assert unread["path"] == str(log) and unread["behind"] and unread["size"] == log.stat().st_size
+    text = _status_process().stdout
+    assert "DEAD" in text and "[UNREAD]" in text and f"[BEHIND, now at {tmp_path / 'mail.log.1'}]" in text
+    prom = _status_process("--prometheus").stdout
+    assert "mailtrail_follower_up{" in prom and "} 0" in prom and "mailtrail_unread_files 1" in prom
+    # restarted, the follower reads everything once, and status is healthy again
+    follow(str(log))
+    assert wait_until(lambda: len(sessions(clean_db)) == 200, 20)
+    assert set(sessions(clean_db).values()) == {1}
+    assert wait_until(lambda: _status_process().returncode == 0, 20), _status_process().stdout
+
+
+def test_a_follower_stopped_with_sigterm_is_stopped_not_dead_and_its_unread_lines_count(
+    tmp_path, clean_db, follow
+):
+    log = tmp_path / "mail.log"
+    append(log, login_line(0))
+    bob = follow(str(log))
+    assert wait_until(lambda: len(sessions(clean_db)) == 1, 20)
+    assert bob.terminate() == 0
+    done = _status_process("--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["followers"][0]["state"] == "stopped"
+    append(log, login_line(1))
+    done = _status_process("--json")
+    assert done.returncode == 1 and json.loads(done.stdout)["sources"][0]["behind"]
+
+
+def test_during_an_outage_it_prints_one_line_exits_3_and_writes_mailtrail_up_0_atomically(tmp_path):
+    port = free_port()  # nothing listens there
+    metrics = tmp_path / "mailtrail.prom"
+    metrics.write_text("mailtrail_up 1\nmailtrail_sources_stalled 0\n")  # the last good report
+    env = {"DATABASE_URL": f"postgresql://nobody@127.0.0.1:{port}/mailtrail"}
+    done = _status_process(env=env)
+    assert done.returncode == 3 and done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1 and "database unreachable" in done.stderr
+    assert "Traceback" not in done.stderr
+    done = _status_process("--prometheus", "--output", str(metrics), env=env)
+    assert done.returncode == 3
+    assert "mailtrail_up 0" in metrics.read_text() and "stalled" not in metrics.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mailtrail.prom"]  # no temporary left
+    done = _status_process("--json", env=env)
+    assert done.returncode == 3 and json.loads(done.stdout)["database"] == "unreachable"
+
+
+def test_it_never_starts_a_stopped_embedded_database(tmp_path):
+    env = {"DATABASE_URL": "", "MAILTRAIL_VAR_DIR": str(tmp_path)}
+    done = _status_process(env=env)
+    assert done.returncode == 3 and "is not running; status does not start it" in done.stderr
+    assert list(tmp_path.iterdir()) == []  # pgserver would have made and started ./pgdata
+
+
+def test_its_output_file_is_replaced_whole(tmp_path, clean_db):
+    metrics = tmp_path / "mailtrail.prom"
+    metrics.write_text("old\n")
+    done = _status_process("--prometheus", "-o", str(metrics))
+    assert done.returncode == 0 and done.stdout == ""
+    assert metrics.read_text().startswith("# HELP mailtrail_up") and "mailtrail_up 1" in metrics.read_text()
