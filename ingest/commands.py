@@ -136,6 +136,7 @@ def _age_order(path: str) -> tuple[float, int]:
 
 
 def backfill_file(path, sink, correlator, tz, year, host, show_progress) -> int:
+    from ingest.identity import Identity, drop_stored, identify, tail_hash, write_note
     from ingest.parse import Parser
     from ingest.pipeline import BINARY_SAMPLE, fill_batch, looks_binary
     from ingest.sink import Batch
@@ -160,7 +161,15 @@ def backfill_file(path, sink, correlator, tz, year, host, show_progress) -> int:
         if fp is None:
             _say(f"{path}: no complete line yet; nothing to read")
             return 0
-        state = sink.open_source(fp, str(Path(path).resolve()), host)
+        ident = Identity(fp)
+        if not gz:
+            with sink.engine.connect() as conn:
+                ident = identify(conn, fp, path)
+        state = sink.open_source(ident.fingerprint, str(Path(path).resolve()), host)
+        if ident.note is not None:
+            _say(f"{path}: NOT the file its first line says: {ident.note}")
+            with sink.engine.begin() as conn:
+                write_note(conn, state.id, ident.note)
         parser = Parser(tz, year=year, host=host or state.host)
         if state.year is not None:
             parser.restore_year_state(state.year, state.month)
@@ -176,6 +185,11 @@ def backfill_file(path, sink, correlator, tz, year, host, show_progress) -> int:
             while True:
                 batch = Batch(start=start)
                 done = fill_batch(lines, batch, parser, correlator, state.id, BATCH_LINES)
+                if ident.replaces is not None and batch.start < ident.replaces[1]:
+                    with sink.engine.connect() as conn:
+                        drop_stored(conn, batch, ident.replaces)
+                if not gz and batch.end != batch.start:
+                    batch.tail_hash = tail_hash(fh.fileno(), batch.end)
                 if batch.lines or batch.end != batch.start:
                     writer.submit(state, batch, size=None if gz else size)
                     start = batch.end

@@ -19,6 +19,7 @@ import psycopg
 import sqlalchemy as sa
 from mailtrail.env import ConfigError, env_float, env_int, env_list, env_zone, to_zone
 
+from ingest.identity import Identity, drop_stored, first_line_fingerprint, identify, tail_hash, write_note
 from ingest.pipeline import fill_batch, tune_gc
 from ingest.sink import Batch, CheckpointConflict, Sink, SourceState
 from ingest.source import (
@@ -126,6 +127,7 @@ class Tail:
     inflight: Future | None = None  # the commit of the last batch read
     last_growth: float = field(default_factory=time.monotonic)
     error_said: bool = False
+    replaces: tuple[int, int] | None = None  # (source id, offset) of a file this one replaced
 
     def close(self) -> None:
         try:
@@ -400,6 +402,10 @@ class Follower:
                 lines, batch, tail.parser, self.correlator, tail.state.id, self.settings.batch_lines
             )
             lines.close()
+            if tail.replaces is not None and batch.start < tail.replaces[1]:
+                self._drop_stored(tail, batch)
+            if not tail.gz and batch.end != batch.start:
+                batch.tail_hash = tail_hash(tail.fh.fileno(), batch.end)
             if not tail.gz and not self._same_content(tail):
                 # truncated (and rewritten) while we read: what we read may be the new content
                 self._lost_identity(tail)
@@ -460,6 +466,19 @@ class Follower:
             # set aside — as bad lines, with the database's reason — and everything else goes in.
             self.log(f"{tail.path}: a batch was refused ({_reason(exc)}); storing it line by line")
             return self._commit_in_parts(tail, future.batch)  # type: ignore[attr-defined]
+
+    def _drop_stored(self, tail: Tail, batch: Batch) -> None:
+        """Lines of a replacing file that the replaced one stored already are not stored again."""
+        try:
+            with self.engine.connect() as conn:
+                dropped = drop_stored(conn, batch, tail.replaces)
+        except _OUTAGE as exc:
+            self._rewind(tail)
+            raise DatabaseDown(_reason(exc)) from exc
+        if dropped:
+            self.log(
+                f"{tail.path}: {dropped:,} line(s) already stored from the file it replaced; not stored again"
+            )
 
     def _rewind(self, tail: Tail) -> None:
         """Forget what was read past the committed offset: it is read again from the file."""
@@ -528,7 +547,7 @@ class Follower:
             tail.size_seen = st.st_size
             tail.mtime = st.st_mtime
             head = os.pread(fd, FINGERPRINT_BYTES, 0)
-            if fingerprint_of(io.BytesIO(head)) != tail.fp:
+            if fingerprint_of(io.BytesIO(head)) != first_line_fingerprint(tail.fp):
                 return False
         return True
 
@@ -608,6 +627,11 @@ class Follower:
             return  # gone, or replaced by a FIFO, since it was found: the next scan sees
         gz = kind is not None  # compressed, of any format: read to its end, never grows
         row = self._known(fp)
+        ident = Identity(fp)
+        if row is not None and not gz:
+            ident = self._identify(fp, c.path)
+            if ident.fingerprint != fp:  # not the file its first line says: a source of its own
+                row = self._known(ident.fingerprint)
         start = 0
         if row is not None:
             offset = row.byte_offset
@@ -654,7 +678,12 @@ class Follower:
                 self.rescan = True
                 return
             host = c.pattern.host or self.settings.host
+            fp = ident.fingerprint
             state = self.sink.open_source(fp, c.path, host)
+            if ident.note is not None:
+                self.log(f"{c.path}: NOT the file its first line says: {ident.note}")
+                with self.engine.begin() as conn:
+                    write_note(conn, state.id, ident.note)
             if row is None and start < 0:
                 end = _last_line_end(fh.fileno(), fst.st_size)
                 self.sink.commit(state, Batch(start=state.byte_offset, end=end))
@@ -683,9 +712,19 @@ class Follower:
             mtime=st.st_mtime,
             key=key,
             read_pos=state.byte_offset,
+            replaces=ident.replaces,
         )
         if self.history.get(c.pattern) is None and not self.first_scan:
             self.history[c.pattern] = time.time()
+
+    def _identify(self, fp: str, path: str) -> Identity:
+        try:
+            with self.engine.connect() as conn:
+                return identify(conn, fp, path)
+        except _OUTAGE as exc:
+            raise DatabaseDown(_reason(exc)) from exc
+        except OSError:
+            return Identity(fp)  # gone meanwhile: opening it fails next, and says so
 
     def _known(self, fp: str):
         from ingest.schema import source

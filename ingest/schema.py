@@ -130,7 +130,7 @@ checkpoint = sa.Table(
         primary_key=True,
     ),
     sa.Column("byte_offset", sa.BigInteger, nullable=False),
-    sa.Column("tail_hash", sa.Text, nullable=False),
+    sa.Column("tail_hash", sa.Text),  # NULL until a batch is committed
     # what the reader found out about this file, for `status` (e.g. that it replaced another)
     sa.Column("note", sa.Text),
 )

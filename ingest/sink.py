@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from ingest.event import Event
 from ingest.partitions import ensure_partitions, existing_months, month_start, next_month, partition_name
-from ingest.schema import bad_line, source
+from ingest.schema import bad_line, checkpoint, source
 
 # The invariant that makes ingestion exactly-once:
 #   a checkpoint never passes an uncommitted row, and a row is never committed without its
@@ -55,6 +55,7 @@ class Batch:
     last_ts: datetime | None = None  # the latest
     year: int | None = None
     month: int | None = None
+    tail_hash: str | None = None  # what the new checkpoint stands on (ingest/identity.py)
 
     def __post_init__(self) -> None:
         self.end = self.end or self.start
@@ -162,6 +163,15 @@ class Sink:
                 raise CheckpointConflict(
                     f"source {state.id} ({state.path}) is no longer at offset {batch.start}; "
                     "another ingester is reading it"
+                )
+            if batch.tail_hash is not None:
+                conn.execute(
+                    pg_insert(checkpoint)
+                    .values(source_id=state.id, byte_offset=batch.end, tail_hash=batch.tail_hash)
+                    .on_conflict_do_update(
+                        index_elements=[checkpoint.c.source_id],
+                        set_={"byte_offset": batch.end, "tail_hash": batch.tail_hash},
+                    )
                 )
         return months, orphans, adopted
 

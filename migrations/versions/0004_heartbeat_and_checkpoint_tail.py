@@ -34,7 +34,7 @@ def upgrade() -> None:
             primary_key=True,
         ),
         sa.Column("byte_offset", sa.BigInteger, nullable=False),
-        sa.Column("tail_hash", sa.Text, nullable=False),
+        sa.Column("tail_hash", sa.Text),  # NULL until a batch is committed
         sa.Column("note", sa.Text),
     )
     op.create_table(

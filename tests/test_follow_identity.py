@@ -1,0 +1,101 @@
+"""A checkpoint knows what it stands on: restored backups and replaced files are new files, read once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import PROJECT_DIR
+from tests.test_backfill import backfill
+from tests.test_follow import append, follow_processes, login_line, sessions, wait_until
+
+
+@pytest.fixture
+def follow(tmp_path, clean_db):
+    yield from follow_processes(tmp_path)
+
+
+def _lines(numbers) -> bytes:
+    return b"".join(login_line(n) for n in numbers)
+
+
+def _restore_backup(log, backup: bytes, *new: int) -> None:
+    """The log replaced by an older copy of itself (a new file renamed over it), then written to."""
+    restored = log.with_name(log.name + ".restoring")
+    restored.write_bytes(backup + _lines(new))
+    restored.rename(log)
+
+
+def test_a_followed_log_replaced_by_an_older_backup_and_written_again_is_read_once_as_a_new_file(
+    tmp_path, follow, clean_db
+):
+    log = tmp_path / "mail.log"
+    log.write_bytes(_lines(range(200)))
+    alice = follow(str(log))
+    assert wait_until(lambda: len(sessions(clean_db)) == 200, 20), alice.output()
+    # the backup holds the first 120 lines; after the restore 100 new lines are written
+    _restore_backup(log, _lines(range(120)), *range(500, 600))
+    assert wait_until(lambda: len(sessions(clean_db)) == 300, 20), alice.output()
+    time.sleep(0.5)  # nothing more may arrive: the backup's lines were stored already
+    counts = sessions(clean_db)
+    assert set(counts.values()) == {1} and len(counts) == 300
+    assert "NOT the file its first line says" in alice.output()
+    with clean_db.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM bad_line")).scalar_one() == 0
+        fps = conn.execute(sa.text("SELECT fingerprint FROM source ORDER BY id")).scalars().all()
+    assert len(fps) == 2 and fps[1] == fps[0] + "~2"
+    report = json.loads(_status("--json").stdout)
+    (new,) = [r for r in report["sources"] if r["fingerprint"] == fps[1]]
+    assert "restored backup or a replaced file" in new["note"] and new["bytes_behind"] == 0
+    assert "NOTE: replaces" in _status().stdout
+    # restarted, it knows the new file by what its checkpoint stands on and reads on from there
+    assert alice.terminate() == 0
+    append(log, *(login_line(n) for n in range(600, 610)))
+    bob = follow(str(log))
+    assert wait_until(lambda: len(sessions(clean_db)) == 310, 20), bob.output()
+    assert set(sessions(clean_db).values()) == {1}
+    assert "resuming at byte" in bob.output() and "NOT the file" not in bob.output()
+
+
+def test_a_log_restored_while_the_follower_was_stopped_is_not_resumed_in_the_middle_of_a_line(
+    tmp_path, follow, clean_db
+):
+    log = tmp_path / "mail.log"
+    log.write_bytes(_lines(range(200)))
+    carol = follow(str(log))
+    assert wait_until(lambda: len(sessions(clean_db)) == 200, 20)
+    carol.kill()
+    # longer than the checkpoint after the restore: before, the follower resumed inside a line
+    _restore_backup(log, _lines(range(120)), *range(500, 700))
+    dave = follow(str(log))
+    assert wait_until(lambda: len(sessions(clean_db)) == 400, 20), dave.output()
+    assert set(sessions(clean_db).values()) == {1}
+
+
+def test_backfill_reads_a_restored_and_rewritten_log_as_a_new_file_without_doubling(tmp_path, clean_db):
+    log = tmp_path / "mail.log"
+    log.write_bytes(_lines(range(200)))
+    assert backfill(log).returncode == 0
+    _restore_backup(log, _lines(range(120)), *range(500, 600))
+    done = backfill(log)
+    assert done.returncode == 0, done.stderr
+    assert "NOT the file its first line says" in done.stderr
+    counts = sessions(clean_db)
+    assert len(counts) == 300 and set(counts.values()) == {1}
+    assert backfill(log).returncode == 0  # and again: nothing more
+    assert sum(sessions(clean_db).values()) == 300
+
+
+def _status(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "ingest", "status", *args],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
