@@ -136,7 +136,18 @@ def _age_order(path: str) -> tuple[float, int]:
 
 
 def backfill_file(path, sink, correlator, tz, year, host, show_progress) -> int:
-    from ingest.identity import Identity, drop_stored, identify, tail_hash, write_note
+    from ingest.identity import (
+        Identity,
+        copy_note,
+        drop_stored,
+        first_line,
+        identify,
+        known_heads,
+        remember_head,
+        shadow_at,
+        tail_hash,
+        write_note,
+    )
     from ingest.parse import Parser
     from ingest.pipeline import BINARY_SAMPLE, fill_batch, looks_binary
     from ingest.sink import Batch
@@ -166,16 +177,19 @@ def backfill_file(path, sink, correlator, tz, year, host, show_progress) -> int:
             with sink.engine.connect() as conn:
                 ident = identify(conn, fp, path)
         state = sink.open_source(ident.fingerprint, str(Path(path).resolve()), host)
-        if ident.note is not None:
-            _say(f"{path}: NOT the file its first line says: {ident.note}")
-            with sink.engine.begin() as conn:
+        with sink.engine.begin() as conn:
+            if ident.note is not None:
+                _say(f"{path}: NOT the file its first line says: {ident.note}")
                 write_note(conn, state.id, ident.note)
+            remember_head(conn, state.id, first_line(path))
+            heads = known_heads(conn)
+        shadows = [ident.replaces] if ident.replaces else []
         parser = Parser(tz, year=year, host=host or state.host)
         if state.year is not None:
             parser.restore_year_state(state.year, state.month)
         resumed = state.byte_offset
         result = ReadResult()
-        lines = read_lines(fh, state.byte_offset, result, final=gz)
+        lines = read_lines(fh, state.byte_offset, result, final=gz, heads=heads)
         bar = _progress(path, size, compressed_position(fh)) if show_progress else None
         totals = {"lines": 0, "events": 0, "skipped": 0, "bad": 0}
         started = time.monotonic()
@@ -185,9 +199,10 @@ def backfill_file(path, sink, correlator, tz, year, host, show_progress) -> int:
             while True:
                 batch = Batch(start=start)
                 done = fill_batch(lines, batch, parser, correlator, state.id, BATCH_LINES)
-                if ident.replaces is not None and batch.start < ident.replaces[1]:
-                    with sink.engine.connect() as conn:
-                        drop_stored(conn, batch, ident.replaces)
+                for shadow in shadows:
+                    if batch.start < shadow.upto and batch.end > shadow.shift:
+                        with sink.engine.connect() as conn:
+                            drop_stored(conn, batch, shadow)
                 if not gz and batch.end != batch.start:
                     batch.tail_hash = tail_hash(fh.fileno(), batch.end)
                 if batch.lines or batch.end != batch.start:
@@ -199,6 +214,16 @@ def backfill_file(path, sink, correlator, tz, year, host, show_progress) -> int:
                 totals["bad"] += len(batch.bad)
                 if bar is not None:
                     bar.update(compressed_position(fh) - bar.n)
+                if done and result.boundary is not None:
+                    # a known source's first line: what follows may be a copy of it
+                    at, known = result.boundary
+                    with sink.engine.connect() as conn:
+                        shadow, of = shadow_at(conn, known, at)
+                    shadows.append(shadow)
+                    _say(copy_note(path, at, shadow, of))
+                    result = ReadResult()
+                    lines = read_lines(fh, at, result, final=gz, heads=heads, ignore_at=at)
+                    continue
                 if done:
                     break
         finally:

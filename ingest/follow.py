@@ -19,7 +19,19 @@ import psycopg
 import sqlalchemy as sa
 from mailtrail.env import ConfigError, env_float, env_int, env_list, env_zone, to_zone
 
-from ingest.identity import Identity, drop_stored, first_line_fingerprint, identify, tail_hash, write_note
+from ingest.identity import (
+    Identity,
+    copy_note,
+    drop_stored,
+    first_line,
+    first_line_fingerprint,
+    identify,
+    known_heads,
+    remember_head,
+    shadow_at,
+    tail_hash,
+    write_note,
+)
 from ingest.pipeline import fill_batch, tune_gc
 from ingest.sink import Batch, CheckpointConflict, Sink, SourceState
 from ingest.source import (
@@ -127,7 +139,10 @@ class Tail:
     inflight: Future | None = None  # the commit of the last batch read
     last_growth: float = field(default_factory=time.monotonic)
     error_said: bool = False
-    replaces: tuple[int, int] | None = None  # (source id, offset) of a file this one replaced
+    # parts of the file that may repeat what another source stored (identity.Shadow)
+    shadows: list = field(default_factory=list)
+    heads: dict = field(default_factory=dict)  # known sources' first lines → their ids
+    ignore_at: int = -1  # a known first line found here was dealt with
 
     def close(self) -> None:
         try:
@@ -397,13 +412,15 @@ class Follower:
                 return
             batch = Batch(start=tail.read_pos)
             result = ReadResult()
-            lines = read_lines(tail.fh, batch.start, result, final=tail.gz)
+            lines = read_lines(
+                tail.fh, batch.start, result, final=tail.gz, heads=tail.heads, ignore_at=tail.ignore_at
+            )
             exhausted = fill_batch(
                 lines, batch, tail.parser, self.correlator, tail.state.id, self.settings.batch_lines
             )
             lines.close()
-            if tail.replaces is not None and batch.start < tail.replaces[1]:
-                self._drop_stored(tail, batch)
+            for shadow in tail.shadows:
+                self._drop_stored(tail, batch, shadow)
             if not tail.gz and batch.end != batch.start:
                 batch.tail_hash = tail_hash(tail.fh.fileno(), batch.end)
             if not tail.gz and not self._same_content(tail):
@@ -421,6 +438,9 @@ class Follower:
             if result.error and not tail.error_said and not tail.gz:
                 tail.error_said = True
                 self.log(f"{tail.path}: stopped at byte {result.offset:,}: {result.error}")
+            if result.boundary is not None:
+                self._copy_found(tail, *result.boundary)
+                exhausted = False  # read on past the known first line
             if exhausted or result.error:
                 break
             turns += 1
@@ -467,11 +487,26 @@ class Follower:
             self.log(f"{tail.path}: a batch was refused ({_reason(exc)}); storing it line by line")
             return self._commit_in_parts(tail, future.batch)  # type: ignore[attr-defined]
 
-    def _drop_stored(self, tail: Tail, batch: Batch) -> None:
-        """Lines of a replacing file that the replaced one stored already are not stored again."""
+    def _copy_found(self, tail: Tail, offset: int, source_id: int) -> None:
+        """A known source's first line inside this file: what follows may be a copy of it."""
         try:
             with self.engine.connect() as conn:
-                dropped = drop_stored(conn, batch, tail.replaces)
+                shadow, of = shadow_at(conn, source_id, offset)
+        except _OUTAGE as exc:
+            self._rewind(tail)
+            raise DatabaseDown(_reason(exc)) from exc
+        tail.ignore_at = offset
+        if all(s.shift != offset for s in tail.shadows):
+            tail.shadows.append(shadow)
+            self.log(copy_note(tail.path, offset, shadow, of))
+
+    def _drop_stored(self, tail: Tail, batch: Batch, shadow) -> None:  # noqa: ANN001 - identity.Shadow
+        """Lines that another source stored already at the same place are not stored again."""
+        if batch.start >= shadow.upto or batch.end <= shadow.shift:
+            return
+        try:
+            with self.engine.connect() as conn:
+                dropped = drop_stored(conn, batch, shadow)
         except _OUTAGE as exc:
             self._rewind(tail)
             raise DatabaseDown(_reason(exc)) from exc
@@ -680,10 +715,12 @@ class Follower:
             host = c.pattern.host or self.settings.host
             fp = ident.fingerprint
             state = self.sink.open_source(fp, c.path, host)
-            if ident.note is not None:
-                self.log(f"{c.path}: NOT the file its first line says: {ident.note}")
-                with self.engine.begin() as conn:
+            with self.engine.begin() as conn:
+                if ident.note is not None:
+                    self.log(f"{c.path}: NOT the file its first line says: {ident.note}")
                     write_note(conn, state.id, ident.note)
+                remember_head(conn, state.id, first_line(c.path))
+                heads = known_heads(conn)
             if row is None and start < 0:
                 end = _last_line_end(fh.fileno(), fst.st_size)
                 self.sink.commit(state, Batch(start=state.byte_offset, end=end))
@@ -712,7 +749,8 @@ class Follower:
             mtime=st.st_mtime,
             key=key,
             read_pos=state.byte_offset,
-            replaces=ident.replaces,
+            shadows=[ident.replaces] if ident.replaces else [],
+            heads=heads,
         )
         if self.history.get(c.pattern) is None and not self.first_scan:
             self.history[c.pattern] = time.time()

@@ -42,11 +42,22 @@ def first_line_fingerprint(fp: str) -> str:
 
 
 @dataclass(frozen=True)
+class Shadow:
+    """Bytes [shift, upto) of a file may repeat bytes [0, upto - shift) of source `source_id`:
+    there, a line stored by that source at the same place with the same content is not
+    stored again (drop_stored)."""
+
+    source_id: int
+    upto: int
+    shift: int
+
+
+@dataclass(frozen=True)
 class Identity:
     """The source row a file is, and what it replaced."""
 
     fingerprint: str
-    replaces: tuple[int, int] | None = None  # (source id, offset) of the file it replaced
+    replaces: Shadow | None = None  # the file it replaced, when it did
     note: str | None = None  # set when the replacement is found now: to be said loudly
 
 
@@ -73,7 +84,7 @@ def identify(conn: sa.Connection, fp: str, path: str) -> Identity:
         size = os.fstat(fd).st_size
         for r in rows:
             if _stands(r, fd, size):
-                replaces = None if r is original else (original.id, original.byte_offset)
+                replaces = None if r is original else Shadow(original.id, original.byte_offset, 0)
                 return Identity(r.fingerprint, replaces)
     finally:
         os.close(fd)
@@ -88,7 +99,7 @@ def identify(conn: sa.Connection, fp: str, path: str) -> Identity:
         "new file from byte 0; its lines that repeat the old file's (same offset, same content) "
         "are not stored again"
     )
-    return Identity(f"{fp}{SUCCESSOR}{len(rows) + 1}", (original.id, original.byte_offset), note)
+    return Identity(f"{fp}{SUCCESSOR}{len(rows) + 1}", Shadow(original.id, original.byte_offset, 0), note)
 
 
 def _stands(row, fd: int, size: int) -> bool:
@@ -111,13 +122,13 @@ def write_note(conn: sa.Connection, source_id: int, note: str) -> None:
 _TS, _KIND, _ACCOUNT, _SESSION = (Event._fields.index(f) for f in ("ts", "kind", "account", "session"))
 
 
-def drop_stored(conn: sa.Connection, batch, replaces: tuple[int, int]) -> int:  # noqa: ANN001 - a sink.Batch
-    """Take out of a batch the lines the replaced file already stored at the same offsets with
+def drop_stored(conn: sa.Connection, batch, shadow: Shadow) -> int:  # noqa: ANN001 - a sink.Batch
+    """Take out of a batch the lines the shadowed source stored already at the same place with
     the same content; they count as skipped. Returns how many."""
-    old_id, upto = replaces
-    if batch.start >= upto:
+    old_id, upto, shift = shadow.source_id, shadow.upto, shadow.shift
+    if batch.start >= upto or batch.end <= shift:
         return 0
-    events = [row for row in batch.events if row[-1] < upto]
+    events = [row for row in batch.events if shift <= row[-1] < upto]
     dropped = 0
     if events:
         stored = {
@@ -131,24 +142,24 @@ def drop_stored(conn: sa.Connection, batch, replaces: tuple[int, int]) -> int:  
                     "id": old_id,
                     "first": min(row[_TS] for row in events),
                     "last": max(row[_TS] for row in events),
-                    "offsets": [row[-1] for row in events],
+                    "offsets": [row[-1] - shift for row in events],
                 },
             )
         }
         keep = [
             row
             for row in batch.events
-            if (row[-1], row[_TS], row[_KIND], row[_ACCOUNT], row[_SESSION]) not in stored
+            if (row[-1] - shift, row[_TS], row[_KIND], row[_ACCOUNT], row[_SESSION]) not in stored
         ]
         dropped += len(batch.events) - len(keep)
         batch.events = keep
-    bad = [b for b in batch.bad if b[0] < upto]
+    bad = [b for b in batch.bad if shift <= b[0] < upto]
     if bad:
         stored_bad = {
-            (o, bytes(raw))
+            (o + shift, bytes(raw))
             for o, raw in conn.execute(
                 sa.select(bad_line.c.line_offset, bad_line.c.raw).where(
-                    bad_line.c.source_id == old_id, bad_line.c.line_offset.in_([b[0] for b in bad])
+                    bad_line.c.source_id == old_id, bad_line.c.line_offset.in_([b[0] - shift for b in bad])
                 )
             )
         }
@@ -157,3 +168,55 @@ def drop_stored(conn: sa.Connection, batch, replaces: tuple[int, int]) -> int:  
         batch.bad = keep_bad
     batch.skipped += dropped
     return dropped
+
+
+def remember_head(conn: sa.Connection, source_id: int, head: bytes | None) -> None:
+    """Keep a source's first line (without its newline), so that a copy of it is found elsewhere."""
+    if not head:
+        return
+    conn.execute(
+        pg_insert(checkpoint)
+        .values(source_id=source_id, byte_offset=0, head=head)
+        .on_conflict_do_update(
+            index_elements=[checkpoint.c.source_id],
+            set_={"head": head},
+            where=checkpoint.c.head.is_(None),
+        )
+    )
+
+
+def first_line(path: str) -> bytes | None:
+    """A log's first complete line without its newline (what its fingerprint hashes)."""
+    from ingest.source import FINGERPRINT_BYTES, open_log
+
+    try:
+        with open_log(path) as fh:
+            line = fh.readline(FINGERPRINT_BYTES)
+    except OSError:
+        return None
+    return line[:-1] if line.endswith(b"\n") else None
+
+
+def known_heads(conn: sa.Connection) -> dict[bytes, int]:
+    """The first lines of the sources with something stored → their ids."""
+    rows = conn.execute(
+        sa.select(checkpoint.c.head, checkpoint.c.source_id)
+        .join(source, source.c.id == checkpoint.c.source_id)
+        .where(checkpoint.c.head.is_not(None), source.c.byte_offset > 0)
+    )
+    return {bytes(head): sid for head, sid in rows}
+
+
+def shadow_at(conn: sa.Connection, source_id: int, offset: int) -> tuple[Shadow, str]:
+    """What a copy of source `source_id` starting at `offset` may repeat (up to its checkpoint),
+    and that source's path."""
+    row = conn.execute(sa.select(source.c.byte_offset, source.c.path).where(source.c.id == source_id)).one()
+    return Shadow(source_id, offset + row.byte_offset, offset), row.path
+
+
+def copy_note(path: str, offset: int, shadow: Shadow, of: str) -> str:
+    return (
+        f"{path}: byte {offset:,} starts a copy of {of} (source {shadow.source_id}; its first line "
+        f"there): its lines up to byte {shadow.upto:,} that repeat what was stored from it "
+        "are not stored again"
+    )

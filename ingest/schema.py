@@ -133,6 +133,9 @@ checkpoint = sa.Table(
     sa.Column("tail_hash", sa.Text),  # NULL until a batch is committed
     # what the reader found out about this file, for `status` (e.g. that it replaced another)
     sa.Column("note", sa.Text),
+    # the first line (what the fingerprint hashes): found again inside another file, it marks
+    # where a copy of this one starts (a concatenation of rotated logs)
+    sa.Column("head", sa.LargeBinary),
 )
 
 # One row per run of `ingest follow`: what it follows and when it last showed it was alive.

@@ -204,33 +204,51 @@ class ReadResult:
     offset: int = 0
     partial_tail: int = 0  # bytes of an unterminated last line left unread
     error: str | None = None  # a read error (e.g. a truncated gzip stream)
+    # (offset, source id): reading stopped before a line that is a known source's first line
+    boundary: tuple[int, int] | None = None
 
 
-def read_lines(fh: BinaryIO, start: int, result: ReadResult, *, final: bool = False) -> Iterator[RawLine]:
+def read_lines(
+    fh: BinaryIO,
+    start: int,
+    result: ReadResult,
+    *,
+    final: bool = False,
+    heads: dict[bytes, int] | None = None,
+    ignore_at: int = -1,
+) -> Iterator[RawLine]:
     """Yield the complete lines of `fh` from byte `start` (of the decompressed stream).
 
     An unterminated last line is left unread (its writer may still be writing it) unless
     `final` is set, as for a compressed file, which can never grow. `result` tells where
     reading stopped. Memory stays bounded by BLOCK + MAX_LINE whatever the file holds.
+
+    `heads` maps known sources' first lines (without the newline) to their ids: reading
+    stops before such a line anywhere but at byte 0 and at `ignore_at`, and
+    `result.boundary` says where and which (a copy of that source starts there).
     """
     _seek(fh, start)
     result.offset = start
+    heads = heads or _NO_HEADS
     try:
         if is_compressed(fh):
             # line by line: a reader that stops mid-block would make the next seek rewind
             # and decompress the whole stream again
-            yield from _read_by_line(fh, start, result, final)
+            yield from _read_by_line(fh, start, result, final, heads, ignore_at)
         else:
-            yield from _read_by_block(fh, start, result, final)
+            yield from _read_by_block(fh, start, result, final, heads, ignore_at)
     except (EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError, OSError) as exc:
         result.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 BLOCK = 1024 * 1024
+_NO_HEADS: dict[bytes, int] = {}
 _new = tuple.__new__  # builds a RawLine without the Python-level __new__ of a NamedTuple
 
 
-def _read_by_block(fh: BinaryIO, offset: int, result: ReadResult, final: bool) -> Iterator[RawLine]:
+def _read_by_block(
+    fh: BinaryIO, offset: int, result: ReadResult, final: bool, heads: dict, ignore_at: int
+) -> Iterator[RawLine]:
     """Plain files: split 1 MiB blocks, five times cheaper per line than readline."""
     read = fh.read
     carry = b""  # the unterminated end of the previous block (at most MAX_LINE + 1 bytes)
@@ -254,6 +272,9 @@ def _read_by_block(fh: BinaryIO, offset: int, result: ReadResult, final: bool) -
         for data in parts:
             n = len(data) + 1
             if n <= MAX_LINE + 1:
+                if data in heads and offset and offset != ignore_at:
+                    result.boundary = (offset, heads[data])
+                    return
                 yield _new(RawLine, (offset, data, offset + n, 0))
             else:
                 yield RawLine(offset, data[:MAX_LINE], offset + n, n - 1 - MAX_LINE)
@@ -271,7 +292,9 @@ def _read_by_block(fh: BinaryIO, offset: int, result: ReadResult, final: bool) -
             result.partial_tail = len(carry) + skipped
 
 
-def _read_by_line(fh: BinaryIO, offset: int, result: ReadResult, final: bool) -> Iterator[RawLine]:
+def _read_by_line(
+    fh: BinaryIO, offset: int, result: ReadResult, final: bool, heads: dict, ignore_at: int
+) -> Iterator[RawLine]:
     readline = fh.readline
     limit = MAX_LINE + 1
     while True:
@@ -280,6 +303,9 @@ def _read_by_line(fh: BinaryIO, offset: int, result: ReadResult, final: bool) ->
             break
         n = len(raw)
         if raw[-1] == 10:  # b"\n"
+            if raw[:-1] in heads and offset and offset != ignore_at:
+                result.boundary = (offset, heads[raw[:-1]])
+                return
             yield RawLine(offset, raw[:-1], offset + n)
             offset += n
             result.offset = offset

@@ -99,3 +99,37 @@ def _status(*args):
         text=True,
         timeout=60,
     )
+
+
+def test_backfill_of_concatenated_rotations_stores_only_what_was_never_stored(tmp_path, clean_db):
+    # the reproduction of issue 8: `cat mail.log.2 mail.log.1 mail.log > all.log; backfill all.log`
+    parts = {"mail.log.2": range(0, 300), "mail.log.1": range(300, 600), "mail.log": range(600, 700)}
+    for name, numbers in parts.items():
+        (tmp_path / name).write_bytes(_lines(numbers))
+    done = backfill(*(tmp_path / name for name in parts))
+    assert done.returncode == 0, done.stderr
+    append(tmp_path / "mail.log", *(login_line(n) for n in range(700, 750)))  # grew since
+    all_log = tmp_path / "all.log"
+    all_log.write_bytes(b"".join((tmp_path / name).read_bytes() for name in parts))
+    done = backfill(all_log)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("starts a copy of") == 2  # mail.log.1 and mail.log inside all.log
+    counts = sessions(clean_db)
+    assert len(counts) == 750 and set(counts.values()) == {1}  # before: 15,171 events twice
+    with clean_db.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM bad_line")).scalar_one() == 0
+    assert backfill(all_log).returncode == 0
+    assert sum(sessions(clean_db).values()) == 750
+
+
+def test_a_known_first_line_inside_another_file_drops_only_what_was_stored_at_that_place(tmp_path, clean_db):
+    first = tmp_path / "mx1.log"
+    first.write_bytes(_lines(range(10)))
+    assert backfill(first).returncode == 0
+    # another file holding that first line once, then other lines: only that one line repeats mx1.log
+    other = tmp_path / "mx2.log"
+    other.write_bytes(login_line(5000) + login_line(0) + _lines(range(6000, 6010)))
+    done = backfill(other)
+    assert done.returncode == 0, done.stderr
+    counts = sessions(clean_db)
+    assert counts[f"S{0:015d}"] == 1 and all(counts[f"S{n:015d}"] == 1 for n in range(6000, 6010))

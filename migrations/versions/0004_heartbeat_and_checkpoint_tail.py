@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("byte_offset", sa.BigInteger, nullable=False),
         sa.Column("tail_hash", sa.Text),  # NULL until a batch is committed
         sa.Column("note", sa.Text),
+        sa.Column("head", sa.LargeBinary),
     )
     op.create_table(
         "follower",
