@@ -72,6 +72,13 @@ def main() -> int:
     var = Path(env.get("MAILTRAIL_VAR_DIR", ROOT / "var"))
     var.mkdir(parents=True, exist_ok=True)
     var.chmod(0o755)  # as root, the embedded server runs as its own user and must get in
+    if not env.get("DATABASE_URL"):
+        # hold the embedded server for the whole demo: `ingest status` joins a running server
+        # and never starts one, and each child would otherwise stop it when it exits
+        os.environ["MAILTRAIL_VAR_DIR"] = str(var)
+        from mailtrail.database import database_url
+
+        database_url()
 
     run(PY, "-m", "alembic", "upgrade", "head", env=env)
     run(PY, "manage.py", "migrate", "--verbosity", "0", env=env)
