@@ -208,3 +208,24 @@ def test_its_output_file_is_replaced_whole(tmp_path, clean_db):
     done = _status_process("--prometheus", "-o", str(metrics))
     assert done.returncode == 0 and done.stdout == ""
     assert metrics.read_text().startswith("# HELP mailtrail_up") and "mailtrail_up 1" in metrics.read_text()
+
+
+def test_a_follower_on_another_host_is_judged_by_its_heartbeat(tmp_path, clean_db, capsys):
+    log = tmp_path / "mail.log"
+    log.write_bytes(login_line(0))
+    _source(clean_db, log, upto=log.stat().st_size)
+    with clean_db.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO follower (hostname, pid, paths, beat_at, waiting) "
+                "VALUES ('mx-erin', 1, ARRAY[:p], now() - interval '5 seconds', 'a lock held by pid 7')"
+            ),
+            {"p": str(log)},
+        )
+    code, out = _status(capsys, json_out=True)
+    (erin,) = json.loads(out)["followers"]
+    assert code == 0 and erin["state"] == "running" and erin["waiting"] == "a lock held by pid 7"
+    with clean_db.begin() as conn:
+        conn.execute(sa.text("UPDATE follower SET beat_at = now() - interval '61 seconds'"))
+    code, out = _status(capsys)
+    assert code == 1 and "follower pid 1 on mx-erin: DEAD" in out
