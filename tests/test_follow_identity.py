@@ -133,3 +133,21 @@ def test_a_known_first_line_inside_another_file_drops_only_what_was_stored_at_th
     assert done.returncode == 0, done.stderr
     counts = sessions(clean_db)
     assert counts[f"S{0:015d}"] == 1 and all(counts[f"S{n:015d}"] == 1 for n in range(6000, 6010))
+
+
+def test_the_follower_stores_a_copy_of_a_known_file_inside_a_new_one_only_where_it_is_new(
+    tmp_path, follow, clean_db
+):
+    mx1 = tmp_path / "mx1.log"
+    mx1.write_bytes(_lines(range(100)))
+    erin = follow(str(tmp_path / "*.log"))
+    assert wait_until(lambda: len(sessions(clean_db)) == 100, 20), erin.output()
+    # a new file that holds mx1.log whole between lines of its own
+    (tmp_path / "all.log").write_bytes(
+        _lines(range(1000, 1010)) + mx1.read_bytes() + _lines(range(2000, 2010))
+    )
+    assert wait_until(lambda: len(sessions(clean_db)) == 120, 20), erin.output()
+    time.sleep(0.5)
+    counts = sessions(clean_db)
+    assert len(counts) == 120 and set(counts.values()) == {1}
+    assert "starts a copy of" in erin.output() and str(mx1) in erin.output()
