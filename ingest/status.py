@@ -104,6 +104,7 @@ def read_database() -> Reading:
 
 def build_report(reading: Reading, now: datetime, stall_after: int) -> dict:
     """Sources against their files, followers against their heartbeats, and unread files."""
+    from ingest.identity import first_line_fingerprint
     from ingest.source import fingerprint
     from ingest.watch import belongs_to, discover, parse_patterns
 
@@ -143,7 +144,23 @@ def build_report(reading: Reading, now: datetime, stall_after: int) -> dict:
                     "behind": not f["running"] or idle > stall_after,
                 }
             )
-    sources = [source_report(row, now, stall_after, on_disk, reading.checkpoints) for row in reading.sources]
+    # a source replaced by a newer one with the same first line (identity.py) no longer has a
+    # file: what its first line finds now is its successor's
+    newest: dict[str, int] = {}
+    for row in reading.sources:
+        base = first_line_fingerprint(row["fingerprint"])
+        newest[base] = max(newest.get(base, 0), row["id"])
+    sources = [
+        source_report(
+            row,
+            now,
+            stall_after,
+            on_disk,
+            reading.checkpoints,
+            replaced=newest[first_line_fingerprint(row["fingerprint"])] != row["id"],
+        )
+        for row in reading.sources
+    ]
     for r in sources:
         owner = next(
             (f for f in followers if any(belongs_to(p, r["path"]) for p in parse_patterns(f["paths"]))), None
@@ -208,19 +225,25 @@ def _alive_here(hostname: str, pid: int) -> bool:
     return True
 
 
-def source_report(row, now: datetime, stall_after: int, on_disk: dict, checkpoints: dict) -> dict:
+def source_report(
+    row, now: datetime, stall_after: int, on_disk: dict, checkpoints: dict, replaced: bool = False
+) -> dict:
     """One source row against its file: at its recorded path, or wherever its fingerprint is now."""
+    from ingest.identity import first_line_fingerprint
     from ingest.source import fingerprint, is_gzip
     from ingest.watch import gzip_isize
 
     path = row["path"]
+    base = first_line_fingerprint(row["fingerprint"])
     found = None
     size = None
     try:
-        if fingerprint(path) == row["fingerprint"]:
+        if replaced:
+            pass  # its file is gone: what has its first line now is the source that replaced it
+        elif fingerprint(path) == base:
             found = path
-        elif on_disk.get(row["fingerprint"]):
-            found = on_disk[row["fingerprint"]]  # rotated away while no follower ran
+        elif on_disk.get(base):
+            found = on_disk[base]  # rotated away while no follower ran
         if found is not None:
             # a .gz is measured by its content (what the offset counts), from its trailer
             size = gzip_isize(found) if is_gzip(found) else os.path.getsize(found)
@@ -251,6 +274,7 @@ def source_report(row, now: datetime, stall_after: int, on_disk: dict, checkpoin
         "updated_at": row["updated_at"].isoformat(),
         "idle_seconds": round(idle, 1),
         "stalled": is_stalled,
+        "replaced": replaced,
         "note": note,
     }
 
@@ -277,6 +301,8 @@ def human_text(report: dict) -> str:
             state = "BEHIND"
         elif r["current"] or r["found_at"]:
             state = "current"
+        elif r["replaced"]:
+            state = "replaced"
         else:
             state = "rotated/gone"
         if r["found_at"] and not r["current"]:

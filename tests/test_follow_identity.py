@@ -50,9 +50,13 @@ def test_a_followed_log_replaced_by_an_older_backup_and_written_again_is_read_on
         fps = conn.execute(sa.text("SELECT fingerprint FROM source ORDER BY id")).scalars().all()
     assert len(fps) == 2 and fps[1] == fps[0] + "~2"
     report = json.loads(_status("--json").stdout)
-    (new,) = [r for r in report["sources"] if r["fingerprint"] == fps[1]]
+    old, new = sorted(report["sources"], key=lambda r: r["id"])
     assert "restored backup or a replaced file" in new["note"] and new["bytes_behind"] == 0
-    assert "NOTE: replaces" in _status().stdout
+    assert new["current"] and new["offset"] == log.stat().st_size
+    assert old["replaced"] and not old["current"] and old["bytes_behind"] == 0
+    assert report["exit"] == 0
+    text = _status().stdout
+    assert "NOTE: replaces" in text and "[replaced]" in text
     # restarted, it knows the new file by what its checkpoint stands on and reads on from there
     assert alice.terminate() == 0
     append(log, *(login_line(n) for n in range(600, 610)))
