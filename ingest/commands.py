@@ -140,13 +140,10 @@ def backfill_file(path, sink, correlator, tz, year, host, show_progress) -> int:
         Identity,
         copy_note,
         drop_stored,
-        first_line,
         identify,
-        known_heads,
-        remember_head,
+        settle,
         shadow_at,
         tail_hash,
-        write_note,
     )
     from ingest.parse import Parser
     from ingest.pipeline import BINARY_SAMPLE, fill_batch, looks_binary
@@ -177,12 +174,10 @@ def backfill_file(path, sink, correlator, tz, year, host, show_progress) -> int:
             with sink.engine.connect() as conn:
                 ident = identify(conn, fp, path)
         state = sink.open_source(ident.fingerprint, str(Path(path).resolve()), host)
+        if ident.note is not None:
+            _say(f"{path}: NOT the file its first line says: {ident.note}")
         with sink.engine.begin() as conn:
-            if ident.note is not None:
-                _say(f"{path}: NOT the file its first line says: {ident.note}")
-                write_note(conn, state.id, ident.note)
-            remember_head(conn, state.id, first_line(path))
-            heads = known_heads(conn)
+            heads = settle(conn, state.id, ident, path)
         shadows = [ident.replaces] if ident.replaces else []
         parser = Parser(tz, year=year, host=host or state.host)
         if state.year is not None:

@@ -23,14 +23,11 @@ from ingest.identity import (
     Identity,
     copy_note,
     drop_stored,
-    first_line,
     first_line_fingerprint,
     identify,
-    known_heads,
-    remember_head,
+    settle,
     shadow_at,
     tail_hash,
-    write_note,
 )
 from ingest.pipeline import fill_batch, tune_gc
 from ingest.sink import Batch, CheckpointConflict, Sink, SourceState
@@ -715,12 +712,10 @@ class Follower:
             host = c.pattern.host or self.settings.host
             fp = ident.fingerprint
             state = self.sink.open_source(fp, c.path, host)
+            if ident.note is not None:
+                self.log(f"{c.path}: NOT the file its first line says: {ident.note}")
             with self.engine.begin() as conn:
-                if ident.note is not None:
-                    self.log(f"{c.path}: NOT the file its first line says: {ident.note}")
-                    write_note(conn, state.id, ident.note)
-                remember_head(conn, state.id, first_line(c.path))
-                heads = known_heads(conn)
+                heads = settle(conn, state.id, ident, c.path)
             if row is None and start < 0:
                 end = _last_line_end(fh.fileno(), fst.st_size)
                 self.sink.commit(state, Batch(start=state.byte_offset, end=end))

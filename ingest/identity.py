@@ -220,3 +220,11 @@ def copy_note(path: str, offset: int, shadow: Shadow, of: str) -> str:
         f"there): its lines up to byte {shadow.upto:,} that repeat what was stored from it "
         "are not stored again"
     )
+
+
+def settle(conn: sa.Connection, source_id: int, ident: Identity, path: str) -> dict[bytes, int]:
+    """After opening a source: keep its note and first line; the known first lines to watch for."""
+    if ident.note is not None:
+        write_note(conn, source_id, ident.note)
+    remember_head(conn, source_id, first_line(path))
+    return known_heads(conn)
