@@ -229,3 +229,22 @@ def test_a_follower_on_another_host_is_judged_by_its_heartbeat(tmp_path, clean_d
         conn.execute(sa.text("UPDATE follower SET beat_at = now() - interval '61 seconds'"))
     code, out = _status(capsys)
     assert code == 1 and "follower pid 1 on mx-erin: DEAD" in out
+
+
+def test_a_stale_postmaster_pid_is_not_taken_for_a_running_embedded_server(tmp_path, monkeypatch):
+    from mailtrail.database import DatabaseUnavailable, running_database_url
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that no longer runs
+    (tmp_path / "pgdata").mkdir()
+    (tmp_path / "pgdata" / "postmaster.pid").write_text(
+        f"{gone.pid}\n{tmp_path}/pgdata\n0\n5432\n{tmp_path}\n"
+    )
+    monkeypatch.setenv("DATABASE_URL", "")
+    monkeypatch.setenv("MAILTRAIL_VAR_DIR", str(tmp_path))
+    with pytest.raises(DatabaseUnavailable, match="stale postmaster.pid"):
+        running_database_url()
+    (tmp_path / "pgdata" / "postmaster.pid").write_text(
+        f"{os.getpid()}\n{tmp_path}/pgdata\n0\n5432\n/run/pg\n"
+    )
+    assert running_database_url() == "postgresql://postgres:@/mailtrail?host=/run/pg&port=5432"
