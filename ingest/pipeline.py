@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from ingest.correlate import Correlator
-from ingest.event import Event
+from ingest.event import SHORTEST_LIMIT, Event, over_limit
 from ingest.parse import Parser
-from ingest.sink import Batch
+from ingest.sink import REPAIRED, Batch
 from ingest.source import MAX_LINE, RawLine
 
 # Bytes that do not occur in text logs; a file whose first block has many is not a log.
 _BINARY = bytes(range(0, 9)) + bytes(range(14, 32))
+
+
+# The raw bytes of bad lines one batch holds, at most: a batch of random bytes (25,000 lines
+# of ~256 bytes, their reasons and tuples) would otherwise hold ~11 MB, three batches in flight.
+MAX_BAD_BYTES = 2 * 1024 * 1024
 
 
 def tune_gc() -> None:
@@ -46,35 +52,34 @@ def fill_batch(
     correlator: Correlator,
     source_id: int,
     max_lines: int,
+    window: tuple[datetime, datetime] | None = None,
 ) -> bool:
     """Read up to max_lines lines into batch; True when `lines` ran out.
 
-    Every line ends up in exactly one place: an event, the skipped count (not Dovecot, or of
-    no interest) or a bad line kept byte for byte. A line with a byte-level fault (invalid
-    UTF-8, NUL bytes) is still parsed with the fault repaired, and also kept as a bad line so
-    that a person can see what the log really held.
+    Every line is counted in exactly one place: an event, the skipped count (not Dovecot, or
+    of no interest) or a bad line kept byte for byte with its reason. A line with a
+    byte-level fault (invalid UTF-8, NUL bytes) is parsed with the fault repaired (U+FFFD,
+    so a damaged name never becomes another one); if it is an event, it counts as an event
+    and its raw bytes are also kept in bad_line for review, with a reason that starts with
+    REPAIRED (batch.repaired counts those). An event whose values are over their
+    MAX_LENGTH, or whose time is outside `window` (oldest, newest), is a bad line instead.
     """
     events = batch.events
     append = events.append
     bad = batch.bad
     parse = parser.parse_line
     correlate = correlator.process
-    n = skipped = 0
+    n = skipped = repaired = held = 0
     end = batch.end
     first_ts = batch.first_ts
     last_ts = batch.last_ts
+    oldest, newest = window if window is not None else (None, None)
     exhausted = True
     for offset, data, end, overlong in lines:  # noqa: B007 - the last end is the batch's end
         n += 1
+        why = None  # set: the line goes to bad_line with this reason
         if overlong:
-            bad.append(
-                (
-                    offset,
-                    data,
-                    f"line of {len(data) + overlong} bytes, longer than {MAX_LINE}; "
-                    f"its first {MAX_LINE} bytes are kept",
-                )
-            )
+            why = overlong_reason(len(data) + overlong)
         else:
             fault = None
             try:
@@ -83,35 +88,80 @@ def fill_batch(
                 text = data.decode(errors="replace")
                 fault = f"invalid UTF-8 at byte {exc.start}"
             if "\x00" in text:
-                text = text.replace("\x00", "")
-                fault = "NUL bytes" if fault is None else fault + "; NUL bytes"
-            result = parse(text)
-            if result is None:
+                # NULs before a line are a file system's padding after a crash: the line is
+                # whole after them. Dovecot never writes a NUL inside a line (it sanitises
+                # control characters), and removing one would make "alice\0x" another name.
+                text = text.lstrip("\x00")
+                if "\x00" in text:
+                    text = ""
+                    why = "NUL bytes inside the line" + (f"; {fault}" if fault else "")
+                else:
+                    fault = (
+                        "NUL bytes before the line"
+                        if fault is None
+                        else f"{fault}; NUL bytes before the line"
+                    )
+            result = parse(text) if why is None else None
+            if why is not None:
+                pass
+            elif result is None:
                 if fault is None:
                     skipped += 1
                 else:
-                    bad.append((offset, data, fault + " (not a Dovecot event line)"))
+                    why = fault + " (not a Dovecot event line)"
             elif type(result) is Event:
-                result = correlate(result)
-                append((*result, source_id, offset))
                 ts = result[0]
-                if last_ts is None:
-                    first_ts = last_ts = ts
-                elif ts > last_ts:
-                    last_ts = ts
-                elif ts < first_ts:
-                    first_ts = ts
-                if fault is not None:
-                    bad.append((offset, data, fault + " (event stored with the fault repaired)"))
+                why = over_limit(result) if len(text) > SHORTEST_LIMIT else None
+                if why is None and oldest is not None:
+                    why = implausible(ts, oldest, newest)
+                if why is not None:
+                    if fault is not None:
+                        why = f"{fault}; {why}"
+                else:
+                    result = correlate(result)
+                    append((*result, source_id, offset))
+                    if last_ts is None:
+                        first_ts = last_ts = ts
+                    elif ts > last_ts:
+                        last_ts = ts
+                    elif ts < first_ts:
+                        first_ts = ts
+                    if fault is not None:
+                        why = f"{REPAIRED}{fault}; stored as an event"
+                        repaired += 1
             else:
-                bad.append((offset, data, result.reason if fault is None else f"{fault}; {result.reason}"))
+                why = result.reason if fault is None else f"{fault}; {result.reason}"
+        if why is not None:
+            bad.append((offset, data, why))
+            held += len(data)
+            if held > MAX_BAD_BYTES:
+                exhausted = False  # a batch of bad lines ends early: memory stays bounded
+                break
         if n >= max_lines:
             exhausted = False
             break
     batch.end = end
     batch.lines += n
     batch.skipped += skipped
+    batch.repaired += repaired
     batch.first_ts = first_ts
     batch.last_ts = last_ts
     batch.year, batch.month = parser.year_state
     return exhausted
+
+
+def overlong_reason(length: int) -> str:
+    return f"line of {length:,} bytes, longer than {MAX_LINE:,}; its first {MAX_LINE:,} bytes are kept"
+
+
+def implausible(ts: datetime, oldest: datetime, newest: datetime) -> str | None:
+    """Why an event time cannot be right for this source now (see plausible_window), or None."""
+    try:
+        if oldest <= ts <= newest:
+            return None
+        later = ts > newest
+    except OverflowError:  # year 1 or 9999 with an offset: outside anything representable
+        later = ts.year > 1
+    if later:
+        return f"time {ts.isoformat()} is more than a day after the newest time of this source or of now"
+    return f"time {ts.isoformat()} is before the retention window (from {oldest.date().isoformat()})"
