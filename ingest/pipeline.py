@@ -73,13 +73,18 @@ def fill_batch(
     end = batch.end
     first_ts = batch.first_ts
     last_ts = batch.last_ts
-    oldest, newest = window if window is not None else (None, None)
+    check_time = window is not None
+    oldest, newest = window if check_time else (None, None)
+    if check_time:
+        # in the parser's zone: most event times carry that very tzinfo, and two datetimes
+        # with the same tzinfo compare without asking it for their UTC offsets
+        oldest, newest = oldest.astimezone(parser.tz), newest.astimezone(parser.tz)
     exhausted = True
     for offset, data, end, overlong in lines:  # noqa: B007 - the last end is the batch's end
         n += 1
-        why = None  # set: the line goes to bad_line with this reason
         if overlong:
-            why = overlong_reason(len(data) + overlong)
+            bad.append((offset, data, overlong_reason(len(data) + overlong)))
+            held += len(data)
         else:
             fault = None
             try:
@@ -88,35 +93,24 @@ def fill_batch(
                 text = data.decode(errors="replace")
                 fault = f"invalid UTF-8 at byte {exc.start}"
             if "\x00" in text:
-                # NULs before a line are a file system's padding after a crash: the line is
-                # whole after them. Dovecot never writes a NUL inside a line (it sanitises
-                # control characters), and removing one would make "alice\0x" another name.
-                text = text.lstrip("\x00")
-                if "\x00" in text:
-                    text = ""
-                    why = "NUL bytes inside the line" + (f"; {fault}" if fault else "")
-                else:
-                    fault = (
-                        "NUL bytes before the line"
-                        if fault is None
-                        else f"{fault}; NUL bytes before the line"
-                    )
-            result = parse(text) if why is None else None
-            if why is not None:
-                pass
-            elif result is None:
+                text, fault = _without_nul(text, fault)
+            result = parse(text)
+            if result is None:
                 if fault is None:
                     skipped += 1
                 else:
-                    why = fault + " (not a Dovecot event line)"
+                    bad.append((offset, data, fault if not text else fault + " (not a Dovecot event line)"))
+                    held += len(data)
             elif type(result) is Event:
                 ts = result[0]
-                why = over_limit(result) if len(text) > SHORTEST_LIMIT else None
-                if why is None and oldest is not None:
-                    why = implausible(ts, oldest, newest)
-                if why is not None:
-                    if fault is not None:
-                        why = f"{fault}; {why}"
+                try:
+                    plausible = not check_time or oldest <= ts <= newest
+                except OverflowError:  # year 1 or 9999 with an offset: beyond what UTC holds
+                    plausible = False
+                if not plausible or (len(text) > SHORTEST_LIMIT and over_limit(result)):
+                    why = over_limit(result) or implausible(ts, oldest, newest)
+                    bad.append((offset, data, why if fault is None else f"{fault}; {why}"))
+                    held += len(data)
                 else:
                     result = correlate(result)
                     append((*result, source_id, offset))
@@ -127,18 +121,14 @@ def fill_batch(
                     elif ts < first_ts:
                         first_ts = ts
                     if fault is not None:
-                        why = f"{REPAIRED}{fault}; stored as an event"
+                        bad.append((offset, data, f"{REPAIRED}{fault}; stored as an event"))
+                        held += len(data)
                         repaired += 1
             else:
-                why = result.reason if fault is None else f"{fault}; {result.reason}"
-        if why is not None:
-            bad.append((offset, data, why))
-            held += len(data)
-            if held > MAX_BAD_BYTES:
-                exhausted = False  # a batch of bad lines ends early: memory stays bounded
-                break
-        if n >= max_lines:
-            exhausted = False
+                bad.append((offset, data, result.reason if fault is None else f"{fault}; {result.reason}"))
+                held += len(data)
+        if n >= max_lines or held > MAX_BAD_BYTES:
+            exhausted = False  # a batch of bad lines ends early too: memory stays bounded
             break
     batch.end = end
     batch.lines += n
@@ -152,6 +142,16 @@ def fill_batch(
 
 def overlong_reason(length: int) -> str:
     return f"line of {length:,} bytes, longer than {MAX_LINE:,}; its first {MAX_LINE:,} bytes are kept"
+
+
+def _without_nul(text: str, fault: str | None) -> tuple[str, str]:
+    """NULs before a line are a file system's padding after a crash: the line is whole after
+    them. Dovecot never writes a NUL inside a line (it sanitises control characters), and
+    removing one would make "alice\\0x" another name: such a line is emptied (a bad line)."""
+    text = text.lstrip("\x00")
+    if "\x00" in text:
+        return "", "NUL bytes inside the line" + (f"; {fault}" if fault else "")
+    return text, "NUL bytes before the line" if fault is None else f"{fault}; NUL bytes before the line"
 
 
 def implausible(ts: datetime, oldest: datetime, newest: datetime) -> str | None:
