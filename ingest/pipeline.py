@@ -57,12 +57,14 @@ def fill_batch(
     """Read up to max_lines lines into batch; True when `lines` ran out.
 
     Every line is counted in exactly one place: an event, the skipped count (not Dovecot, or
-    of no interest) or a bad line kept byte for byte with its reason. A line with a
-    byte-level fault (invalid UTF-8, NUL bytes) is parsed with the fault repaired (U+FFFD,
-    so a damaged name never becomes another one); if it is an event, it counts as an event
-    and its raw bytes are also kept in bad_line for review, with a reason that starts with
-    REPAIRED (batch.repaired counts those). An event whose values are over their
-    MAX_LENGTH, or whose time is outside `window` (oldest, newest), is a bad line instead.
+    of no interest) or a bad line kept byte for byte with its reason. A line with invalid
+    UTF-8 is parsed with U+FFFD for the bad bytes (a damaged name never becomes another
+    one), and NULs before a line (crash padding) are dropped; if the line is then an event,
+    it counts as an event and its raw bytes are also kept in bad_line for review, with a
+    reason that starts with REPAIRED (batch.repaired counts those). A NUL inside a line
+    makes it a bad line. An event whose values are over their MAX_LENGTH, or whose time is
+    outside `window` (oldest, newest), is a bad line instead. A batch also ends once its bad
+    lines hold MAX_BAD_BYTES.
     """
     events = batch.events
     append = events.append
