@@ -28,7 +28,7 @@ sys.path.insert(0, str(PROJECT_DIR))
 import psycopg  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from bench.common import say  # noqa: E402
+from bench.common import add_database_url, say  # noqa: E402
 from ingest.correlate import Correlator  # noqa: E402
 from ingest.event import Event  # noqa: E402
 from ingest.generate import write_log  # noqa: E402
@@ -188,12 +188,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--skip-copy", action="store_true", help="only (b): no bare COPY, no ratio")
     ap.add_argument("--keep", action="store_true", help="keep the log, the database and its data")
-    ap.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL", ""),
-        help="a server to create a scratch database on (default: $DATABASE_URL, else an "
-        "embedded PostgreSQL in a temporary directory)",
-    )
+    add_database_url(ap)
     args = ap.parse_args()
 
     # under /tmp and world-traversable: as root, pgserver runs the server as its own user

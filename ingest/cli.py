@@ -20,7 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
         "parse",
         help="print the events in log files as JSON lines (no database)",
         description="Print one JSON object per event. Exit 0 even when lines are "
-        "unrecognised; counts of skipped and malformed lines go to stderr.",
+        "unrecognised; each malformed line and the counts of events (repaired ones among "
+        "them), skipped and malformed lines go to stderr, counted as backfill counts them.",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="log file, plain or .gz; - for standard input")
     p.add_argument(
@@ -40,7 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
         "backfill",
         help="load whole log files (plain or .gz) into the database",
         description="Load log files into the database. Idempotent: a file, or a "
-        "rotated copy of it, that was loaded before resumes where it stopped.",
+        "rotated copy of it, that was loaded before resumes where it stopped. No line stops "
+        "it: a line that cannot be an event (a value over its limit, a time outside the "
+        "retention window or more than a day ahead, one the database refuses) is kept in "
+        "bad_line with its reason; a database outage is waited out for up to 120 s.",
     )
     b.add_argument("files", nargs="+", metavar="FILE", help="log file, plain or .gz")
     b.add_argument("--tz", metavar="ZONE", help="as for parse")

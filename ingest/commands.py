@@ -12,6 +12,7 @@ from pathlib import Path
 from mailtrail.env import env_zone, to_zone
 
 BATCH_LINES = 25_000  # lines per transaction; with the writer queue, at most 3 batches in memory
+OUTAGE_PATIENCE = 120.0  # seconds backfill waits for a database that stopped answering, then stops
 
 
 def _zone(args: argparse.Namespace):
@@ -29,13 +30,14 @@ def parse_command(args: argparse.Namespace) -> int:
     from ingest.correlate import Correlator
     from ingest.event import Event
     from ingest.parse import Parser
-    from ingest.pipeline import BINARY_SAMPLE, looks_binary
+    from ingest.pipeline import BINARY_SAMPLE, fill_batch, looks_binary
+    from ingest.sink import REPAIRED, Batch
     from ingest.source import ReadResult, open_log, read_lines
 
     tz = _zone(args)
     correlator = Correlator()
     out = sys.stdout
-    counts = {"lines": 0, "events": 0, "skipped": 0, "malformed": 0}
+    counts = {"lines": 0, "events": 0, "skipped": 0, "malformed": 0, "repaired": 0}
     status = 0
     for name in args.files:
         parser = Parser(tz, year=args.year, host=args.host)
@@ -51,37 +53,48 @@ def parse_command(args: argparse.Namespace) -> int:
             continue
         result = ReadResult()
         lines = read_lines(fh, 0, result, final=True) if name != "-" else _stdin_lines(fh)
-        for raw in lines:
-            counts["lines"] += 1
-            text = raw.data.decode(errors="replace").replace("\x00", "")
-            event = parser.parse_line(text)
-            if event is None:
-                counts["skipped"] += 1
-            elif type(event) is Event:
-                counts["events"] += 1
-                out.write(json.dumps(correlator.process(event).as_json(), ensure_ascii=False) + "\n")
-            else:
-                counts["malformed"] += 1
-                _say(f"{name}:{raw.offset}: malformed: {event.reason}")
+        # the pipeline backfill and follow use, without a database (and without the time
+        # window, a storage policy): each line counted where backfill would count it
+        done = False
+        while not done:
+            batch = Batch(start=0)
+            done = fill_batch(lines, batch, parser, correlator, 0, 10_000)
+            counts["lines"] += batch.lines
+            counts["skipped"] += batch.skipped
+            counts["events"] += len(batch.events)
+            counts["repaired"] += batch.repaired
+            counts["malformed"] += len(batch.bad) - batch.repaired
+            for row in batch.events:
+                out.write(json.dumps(Event(*row[:-2]).as_json(), ensure_ascii=False) + "\n")
+            for offset, _, why in batch.bad:
+                _say(f"{name}:{offset}: {'' if why.startswith(REPAIRED) else 'malformed: '}{why}")
         if result.error:
             _say(f"{name}: stopped early: {result.error}")
         if name != "-":
             fh.close()
     out.flush()
+    repaired = f" ({counts['repaired']} of them repaired)" if counts["repaired"] else ""
     _say(
-        f"{counts['lines']} lines: {counts['events']} events, {counts['skipped']} skipped, "
+        f"{counts['lines']} lines: {counts['events']} events{repaired}, {counts['skipped']} skipped, "
         f"{counts['malformed']} malformed"
     )
     return status
 
 
 def _stdin_lines(fh):
-    from ingest.source import RawLine
+    """Lines of a pipe, cut at MAX_LINE like read_lines (which needs a seekable file)."""
+    from ingest.source import MAX_LINE, RawLine
 
     offset = 0
-    for raw in fh:
-        n = len(raw)
-        yield RawLine(offset, raw[:-1] if raw.endswith(b"\n") else raw, offset + n)
+    while raw := fh.readline(MAX_LINE + 1):
+        n, data = len(raw), raw.removesuffix(b"\n")
+        extra = 0
+        if len(data) > MAX_LINE:
+            data, extra = data[:MAX_LINE], len(data) - MAX_LINE
+            while not raw.endswith(b"\n") and (raw := fh.readline(MAX_LINE)):
+                n += len(raw)
+                extra += len(raw.removesuffix(b"\n"))
+        yield RawLine(offset, data, offset + n, extra)
         offset += n
 
 
@@ -89,6 +102,7 @@ def _stdin_lines(fh):
 
 
 def backfill_command(args: argparse.Namespace) -> int:
+    import psycopg
     import sqlalchemy as sa
 
     from ingest.pipeline import tune_gc
@@ -114,9 +128,10 @@ def backfill_command(args: argparse.Namespace) -> int:
         except CheckpointConflict as exc:
             _say(f"{path}: {exc}; stopped, nothing of the failed batch was written")
             status = 1
-        except sa.exc.DBAPIError as exc:
-            first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            _say(f"{path}: database error, stopped at the last committed batch: {first}")
+        except (sa.exc.DBAPIError, psycopg.Error) as exc:
+            from ingest.refusals import reason
+
+            _say(f"{path}: database error, stopped at the last committed batch: {reason(exc)}")
             return 1
     if sink.written_months:
         analyzed = sink.analyze_written()
@@ -147,6 +162,8 @@ def backfill_file(path, sink, correlator, tz, year, host, show_progress) -> int:
     )
     from ingest.parse import Parser
     from ingest.pipeline import BINARY_SAMPLE, fill_batch, looks_binary
+    from ingest.refusals import backoff, read_line_at, store
+    from ingest.retention import plausible_window, retention_days
     from ingest.sink import Batch
     from ingest.source import (
         ReadResult,
@@ -186,14 +203,22 @@ def backfill_file(path, sink, correlator, tz, year, host, show_progress) -> int:
         result = ReadResult()
         lines = read_lines(fh, state.byte_offset, result, final=gz, heads=heads)
         bar = _progress(path, size, compressed_position(fh)) if show_progress else None
-        totals = {"lines": 0, "events": 0, "skipped": 0, "bad": 0}
+        totals = {"lines": 0, "events": 0, "skipped": 0, "bad": 0, "repaired": 0, "refused": 0}
         started = time.monotonic()
-        writer = BackgroundWriter(sink)
+        fd, days = fh.fileno(), retention_days()
+
+        def commit(state, batch, size) -> None:
+            # a refused line stops nothing (ingest/refusals.py); an outage is waited out
+            wait = backoff(lambda msg: _say(f"{path}: {msg}"), OUTAGE_PATIENCE)
+            totals["refused"] += store(sink, state, batch, size, lambda at: read_line_at(fd, at), wait)
+
+        writer = BackgroundWriter(sink, commit=commit)
         start = state.byte_offset
         try:
             while True:
                 batch = Batch(start=start)
-                done = fill_batch(lines, batch, parser, correlator, state.id, BATCH_LINES)
+                window = plausible_window(days, state.newest)
+                done = fill_batch(lines, batch, parser, correlator, state.id, BATCH_LINES, window)
                 for shadow in shadows:
                     if batch.start < shadow.upto and batch.end > shadow.shift:
                         with sink.engine.connect() as conn:
@@ -206,7 +231,8 @@ def backfill_file(path, sink, correlator, tz, year, host, show_progress) -> int:
                 totals["lines"] += batch.lines
                 totals["events"] += len(batch.events)
                 totals["skipped"] += batch.skipped
-                totals["bad"] += len(batch.bad)
+                totals["bad"] += len(batch.bad) - batch.repaired
+                totals["repaired"] += batch.repaired
                 if bar is not None:
                     bar.update(compressed_position(fh) - bar.n)
                 if done and result.boundary is not None:
@@ -228,9 +254,16 @@ def backfill_file(path, sink, correlator, tz, year, host, show_progress) -> int:
     took = time.monotonic() - started
     where = f"resumed at byte {resumed:,}, " if resumed else ""
     rate = totals["lines"] / took if took > 0 else 0.0
+    # a line the database refused was counted as an event when it was read: it is a bad line
+    events, bad = totals["events"] - totals["refused"], totals["bad"] + totals["refused"]
+    repaired = (
+        f" ({totals['repaired']:,} of them repaired, raw bytes kept in bad_line)"
+        if totals["repaired"]
+        else ""
+    )
     _say(
-        f"{path}: {where}{totals['lines']:,} lines, {totals['events']:,} events, "
-        f"{totals['skipped']:,} skipped, {totals['bad']:,} bad (kept in bad_line) "
+        f"{path}: {where}{totals['lines']:,} lines, {events:,} events{repaired}, "
+        f"{totals['skipped']:,} skipped, {bad:,} bad (kept in bad_line) "
         f"in {took:.1f}s ({rate:,.0f} lines/s)"
     )
     if result.partial_tail:

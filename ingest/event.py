@@ -67,6 +67,39 @@ class Event(NamedTuple):
         return out
 
 
+# The longest value each text column may hold, in characters: ONE rule, applied by the
+# pipeline (ingest/pipeline.py) to every event before it reaches the database, so that no
+# value can exceed an index entry's limit (a btree entry holds at most 2,704 bytes; four
+# UTF-8 bytes a character) or stop a batch. A line with a longer value is not stored as an
+# event but kept in bad_line with the reason "account is 4,000 characters, longer than 320":
+# no Dovecot writes such values (it cuts a failed login's user name at 80 characters plus
+# "..."; mail_log cuts header values at 80), so the line was forged or damaged, and a value
+# cut to fit would be stored as if Dovecot had written it. docs/parser.md, "Limits".
+MAX_LENGTH = {
+    "host": 255,  # a DNS name is at most 253
+    "account": 320,  # a mail address: 64 local part + @ + 255 domain
+    "ip": 45,  # the longest textual IPv6 address (the parser accepts only valid addresses)
+    "session": 255,  # Dovecot writes 16 or 32 base64 characters
+    "mailbox": 1_000,  # folder names (IMAP lets a client choose them)
+    "mailbox_to": 1_000,
+    "message_id": 998,  # RFC 5322's longest line; mail_log writes at most 80 + "..."
+    "reason": 1_000,
+}
+# A line no longer than this cannot hold a value over its limit (ip aside: see above), so
+# most lines skip the check.
+SHORTEST_LIMIT = min(n for name, n in MAX_LENGTH.items() if name != "ip")
+_LIMITS = tuple((Event._fields.index(name), name, n) for name, n in MAX_LENGTH.items())
+
+
+def over_limit(event: Event) -> str | None:
+    """Why an event's values cannot be stored (the first one over its MAX_LENGTH), or None."""
+    for i, name, limit in _LIMITS:
+        value = event[i]
+        if value is not None and len(value) > limit:
+            return f"{name} is {len(value):,} characters, longer than {limit:,}"
+    return None
+
+
 class Malformed(NamedTuple):
     """A line that looked like Dovecot but could not be read; kept for review, never dropped."""
 

@@ -30,6 +30,8 @@ from ingest.identity import (
     tail_hash,
 )
 from ingest.pipeline import fill_batch, tune_gc
+from ingest.refusals import read_line_at, store
+from ingest.retention import plausible_window, retention_days
 from ingest.sink import Batch, CheckpointConflict, Sink, SourceState
 from ingest.source import (
     FINGERPRINT_BYTES,
@@ -141,6 +143,10 @@ class Tail:
     heads: dict = field(default_factory=dict)  # known sources' first lines → their ids
     ignore_at: int = -1  # a known first line found here was dealt with
 
+    def line_at(self, offset: int) -> bytes:
+        """The line at a byte offset, read through a handle of its own (safe from any thread)."""
+        return read_line_at(self.fh.fileno(), offset)
+
     def close(self) -> None:
         try:
             self.fh.close()
@@ -171,6 +177,7 @@ class Follower:
         self._last_retention = -1e12
         self.follower_id: int | None = None  # our row in the follower table, once written
         self._last_beat = -1e12
+        self.retention_days = retention_days()  # events older than its cutoff are bad lines
 
     # ------------------------------------------------------------------------------ loop
 
@@ -285,12 +292,11 @@ class Follower:
         except sa.exc.SQLAlchemyError as exc:
             self.log(f"could not record the stop in the follower table ({_reason(exc)})")
 
-    def _wait_for(self, future: Future, tail: Tail) -> None:
+    def _wait_for(self, future: Future, tail: Tail) -> int:
         """future.result(), saying what the commit waits for when it takes long (a lock held
         by another session, typically): the statement gives up after the lock timeout."""
         try:
-            future.result(timeout=WAIT_SAY_SECONDS)
-            return
+            return future.result(timeout=WAIT_SAY_SECONDS)
         except TimeoutError:
             pass
         what = self._what_blocks()
@@ -303,7 +309,7 @@ class Follower:
             self._heartbeat(waiting=what[:500])
         except DatabaseDown:
             pass
-        future.result()
+        return future.result()
 
     def _what_blocks(self) -> str:
         """Which sessions hold the locks our commit waits for, from pg_stat_activity."""
@@ -348,7 +354,7 @@ class Follower:
         every = self.settings.retention_hours * 3600
         if every <= 0 or time.monotonic() - self._last_retention < every:
             return
-        from ingest.retention import apply_retention, retention_days
+        from ingest.retention import apply_retention
 
         self._last_retention = time.monotonic()
         try:
@@ -412,8 +418,9 @@ class Follower:
             lines = read_lines(
                 tail.fh, batch.start, result, final=tail.gz, heads=tail.heads, ignore_at=tail.ignore_at
             )
+            window = plausible_window(self.retention_days, tail.state.newest)
             exhausted = fill_batch(
-                lines, batch, tail.parser, self.correlator, tail.state.id, self.settings.batch_lines
+                lines, batch, tail.parser, self.correlator, tail.state.id, self.settings.batch_lines, window
             )
             lines.close()
             for shadow in tail.shadows:
@@ -428,8 +435,7 @@ class Follower:
                 return  # the previous commit failed over to the database's offset: read again
             if batch.end != batch.start:
                 size = None if tail.gz else os.fstat(tail.fh.fileno()).st_size
-                tail.inflight = self.committer.submit(self.sink.commit, tail.state, batch, size)
-                tail.inflight.batch = batch  # type: ignore[attr-defined] - for the refusal path
+                tail.inflight = self.committer.submit(store, self.sink, tail.state, batch, size, tail.line_at)
                 tail.read_pos = batch.end
                 tail.last_growth = time.monotonic()
             if result.error and not tail.error_said and not tail.gz:
@@ -460,13 +466,15 @@ class Follower:
             self._close(tail, "rotated and read to its end")
 
     def _await(self, tail: Tail) -> bool:
-        """Wait for the tail's commit in flight. False when reading must restart at the checkpoint."""
+        """Wait for the tail's commit in flight. False when reading must restart at the checkpoint.
+
+        Lines the database refuses (a value it will always refuse) were set aside as bad lines
+        by the commit itself (ingest/refusals.py); what reaches here is about the database."""
         future, tail.inflight = tail.inflight, None
         if future is None:
             return True
         try:
-            self._wait_for(future, tail)
-            return True
+            refused = self._wait_for(future, tail)
         except CheckpointConflict as exc:
             # Another writer, or our own commit whose acknowledgement was lost in an outage:
             # the database's offset is the truth, so start again from it.
@@ -474,15 +482,16 @@ class Follower:
             self._reload(tail)
             self.log(f"{tail.path}: {exc}; resuming from the committed offset {tail.state.byte_offset:,}")
             return False
-        except _OUTAGE as exc:
+        except (sa.exc.DBAPIError, psycopg.Error) as exc:
+            # an outage, or an error no line is to blame for (FATAL): wait, then read again
+            # from the committed offset — what was committed before the failure stays committed
             self._rewind(tail)
             raise DatabaseDown(_reason(exc)) from exc
-        except (sa.exc.DBAPIError, psycopg.DataError, psycopg.IntegrityError) as exc:
-            # A value the database refuses (not an outage): retrying would fail forever and a
-            # crash would loop. Commit the batch in parts so that only the refused lines are
-            # set aside — as bad lines, with the database's reason — and everything else goes in.
-            self.log(f"{tail.path}: a batch was refused ({_reason(exc)}); storing it line by line")
-            return self._commit_in_parts(tail, future.batch)  # type: ignore[attr-defined]
+        if refused:
+            self.log(
+                f"{tail.path}: {refused} line(s) refused by the database; kept in bad_line with its reason"
+            )
+        return True
 
     def _copy_found(self, tail: Tail, offset: int, source_id: int) -> None:
         """A known source's first line inside this file: what follows may be a copy of it."""
@@ -516,40 +525,6 @@ class Follower:
         """Forget what was read past the committed offset: it is read again from the file."""
         tail.read_pos = tail.state.byte_offset
         self._restore_parser(tail)
-
-    def _commit_in_parts(self, tail: Tail, batch: Batch) -> bool:
-        """Commit in halves down to single refused events; False when reading must restart."""
-        parts = [batch]
-        while parts:
-            part = parts.pop(0)
-            try:
-                self.sink.commit(tail.state, part)
-                continue
-            except _OUTAGE as exc:
-                self._rewind(tail)
-                raise DatabaseDown(_reason(exc)) from exc
-            except CheckpointConflict:
-                self._reload(tail)
-                return False
-            except (sa.exc.DBAPIError, psycopg.DataError, psycopg.IntegrityError) as exc:
-                if len(part.events) > 1:
-                    parts[0:0] = _halves(part)
-                    continue
-                refused = part.events[0] if part.events else None
-                if refused is None:
-                    raise  # not an event's value: nothing to set aside
-                offset = refused[-1]
-                part.events = []
-                why = f"refused by the database: {_reason(exc)}"
-                part.bad = sorted([*part.bad, (offset, self._line_at(tail, offset), why)])
-                parts.insert(0, part)
-        return True
-
-    def _line_at(self, tail: Tail, offset: int) -> bytes:
-        result = ReadResult()
-        for raw in read_lines(tail.fh, offset, result, final=True):
-            return raw.data
-        return b""
 
     def _reload(self, tail: Tail) -> None:
         try:
@@ -782,23 +757,6 @@ class Follower:
         for p in self.settings.patterns:
             times = [r.created_at for r in rows if belongs_to(p, r.path)]
             self.history[p] = min(times).timestamp() if times else None
-
-
-def _halves(batch: Batch) -> list[Batch]:
-    """Two batches covering the same lines, split between events (for finding a refused one)."""
-    events = sorted(batch.events, key=lambda row: row[-1])
-    half = len(events) // 2
-    mid = events[half][-1]  # the line offset of the first event of the second half
-    first = Batch(start=batch.start, end=mid, year=batch.year, month=batch.month)
-    second = Batch(start=mid, end=batch.end, year=batch.year, month=batch.month, last_ts=batch.last_ts)
-    first.events, second.events = events[:half], events[half:]
-    first.bad = [b for b in batch.bad if b[0] < mid]
-    second.bad = [b for b in batch.bad if b[0] >= mid]
-    # per-line counts are not kept per line: the first part counts what it holds, the rest the remainder
-    first.lines = len(first.events) + len(first.bad)
-    second.lines = max(batch.lines - first.lines, len(second.events) + len(second.bad))
-    second.skipped = batch.skipped
-    return [first, second]
 
 
 def _last_line_end(fd: int, size: int) -> int:

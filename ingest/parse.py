@@ -235,6 +235,11 @@ class Parser:
 
     # ------------------------------------------------------------------ public API
     @property
+    def tz(self) -> tzinfo:
+        """The zone of timestamps that carry no offset."""
+        return self._clock.tz
+
+    @property
     def year_state(self) -> tuple[int | None, int | None]:
         return self._clock.year, self._clock.month
 

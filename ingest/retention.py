@@ -38,6 +38,24 @@ def cutoff_of(today: date, days: int) -> date:
     return today - timedelta(days=days)
 
 
+# An event time the source cannot plausibly have written (a reset clock's 1970, a forged
+# 9999, year 1) is a bad line, never an event: it would create a partition of its own (722
+# for one 1970 line next to today's) or one the retention policy drops at once.
+FUTURE_SLACK = timedelta(days=1)
+
+
+def plausible_window(
+    days: int, newest: datetime | None, now: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """(oldest, latest) event time to store for a source: from the retention cutoff to a day
+    after the newest time the source has shown, or after now if that is later."""
+    now = now or datetime.now(UTC)
+    cutoff = cutoff_of(now.date(), days)
+    oldest = datetime(cutoff.year, cutoff.month, cutoff.day, tzinfo=UTC)
+    latest = max(now, newest) if newest is not None else now
+    return oldest, latest + FUTURE_SLACK
+
+
 def apply_retention(
     engine_or_conn: sa.Engine | sa.Connection,
     days: int,

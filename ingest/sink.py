@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from ingest.event import Event
 from ingest.partitions import ensure_partitions, existing_months, month_start, next_month, partition_name
-from ingest.schema import bad_line, checkpoint, source
+from ingest.schema import checkpoint, source
 
 # The invariant that makes ingestion exactly-once:
 #   a checkpoint never passes an uncommitted row, and a row is never committed without its
@@ -22,6 +22,12 @@ from ingest.schema import bad_line, checkpoint, source
 
 EVENT_COLUMNS = (*Event._fields, "source_id", "line_offset")
 COPY_EVENTS = f"COPY event ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
+
+
+# A bad_line reason that starts so keeps the raw bytes of a line that WAS stored as an event,
+# with a byte-level fault repaired (invalid UTF-8, NUL): for review only. Such a line counts
+# as an event, never also as a bad line (Batch.repaired, source.bad_lines).
+REPAIRED = "repaired: "
 
 
 class CheckpointConflict(Exception):
@@ -39,6 +45,7 @@ class SourceState:
     byte_offset: int
     year: int | None
     month: int | None
+    newest: datetime | None = None  # the latest event time committed from it
 
 
 @dataclass
@@ -56,6 +63,7 @@ class Batch:
     year: int | None = None
     month: int | None = None
     tail_hash: str | None = None  # what the new checkpoint stands on (ingest/identity.py)
+    repaired: int = 0  # of `bad`: the kept bytes of lines stored as events (REPAIRED)
 
     def __post_init__(self) -> None:
         self.end = self.end or self.start
@@ -89,11 +97,33 @@ class Sink:
             pg_insert(source)
             .values(fingerprint=fingerprint, path=path, host=host)
             .on_conflict_do_update(index_elements=[source.c.fingerprint], set_={"path": path})
-            .returning(source.c.id, source.c.byte_offset, source.c.host, source.c.year, source.c.month)
+            .returning(
+                source.c.id,
+                source.c.byte_offset,
+                source.c.host,
+                source.c.year,
+                source.c.month,
+                source.c.last_event_ts,
+            )
         )
         with self.engine.begin() as conn:
             row = conn.execute(stmt).one()
-        return SourceState(row.id, fingerprint, path, row.host, row.byte_offset, row.year, row.month)
+        return SourceState(
+            row.id, fingerprint, path, row.host, row.byte_offset, row.year, row.month, row.last_event_ts
+        )
+
+    def committed_offset(self, state: SourceState) -> int | None:
+        """The source's checkpoint as the database has it now."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(source.c.byte_offset).where(source.c.id == state.id)).scalar()
+
+    def accept_committed(self, state: SourceState, batch: Batch) -> None:
+        """Take a batch as committed: its commit went through but the answer was lost."""
+        self._orphans_loaded.clear()
+        state.byte_offset = batch.end
+        state.year, state.month = batch.year, batch.month
+        if batch.last_ts is not None and (state.newest is None or batch.last_ts > state.newest):
+            state.newest = batch.last_ts
 
     def commit(self, state: SourceState, batch: Batch, size: int | None = None) -> None:
         """Write a batch and move the checkpoint, all or nothing."""
@@ -117,6 +147,8 @@ class Sink:
         self._remember_orphans(orphans, adopted)
         state.byte_offset = batch.end
         state.year, state.month = batch.year, batch.month
+        if batch.last_ts is not None and (state.newest is None or batch.last_ts > state.newest):
+            state.newest = batch.last_ts
 
     def _write(self, state: SourceState, batch: Batch, size: int | None) -> tuple[set[date], dict, list]:
         with self.engine.begin() as conn:
@@ -143,7 +175,7 @@ class Sink:
                 "lines": source.c.lines + batch.lines,
                 "events": source.c.events + len(batch.events),
                 "skipped": source.c.skipped + batch.skipped,
-                "bad_lines": source.c.bad_lines + len(batch.bad),
+                "bad_lines": source.c.bad_lines + len(batch.bad) - batch.repaired,
                 "year": batch.year,
                 "month": batch.month,
                 "updated_at": sa.func.now(),
@@ -201,15 +233,23 @@ class Sink:
 
     @staticmethod
     def _write_bad_lines(conn: sa.Connection, source_id: int, bad: list[tuple[int, bytes, str]]) -> None:
-        # ON CONFLICT keeps a line re-read after a crash from being stored twice.
-        stmt = (
-            pg_insert(bad_line)
-            .values(
-                [{"source_id": source_id, "line_offset": o, "raw": r, "reason": why} for o, r, why in bad]
-            )
-            .on_conflict_do_nothing(index_elements=["source_id", "line_offset"])
+        # By COPY, so that any number fits (an INSERT's 65,535 parameters held 16,383), into a
+        # scratch table first: ON CONFLICT keeps a line re-read after a crash from being
+        # stored twice. A reason may quote the line: NUL is the one character text refuses.
+        conn.execute(sa.text(_BAD_SCRATCH))
+        cur = conn.connection.driver_connection.cursor()
+        with cur.copy("COPY bad_line_in (line_offset, raw, reason) FROM STDIN") as copy:
+            write_row = copy.write_row
+            for offset, raw, why in bad:
+                write_row((offset, raw, why.replace("\x00", "\\0")))
+        conn.execute(
+            sa.text(
+                "INSERT INTO bad_line (source_id, line_offset, raw, reason) "
+                "SELECT :source_id, line_offset, raw, reason FROM bad_line_in ORDER BY line_offset "
+                "ON CONFLICT (source_id, line_offset) DO NOTHING"
+            ),
+            {"source_id": source_id},
         )
-        conn.execute(stmt)
 
     def touch(self, state: SourceState, size: int) -> None:
         """Record that a source was looked at (for status), without moving its checkpoint."""
@@ -234,6 +274,11 @@ class Sink:
             ensure_partitions(conn, months - self._months)
         return months
 
+
+_BAD_SCRATCH = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS bad_line_in "
+    "(line_offset bigint NOT NULL, raw bytea NOT NULL, reason text NOT NULL) ON COMMIT DELETE ROWS"
+)
 
 _TS, _ACCOUNT, _KIND, _IP, _SESSION = (
     Event._fields.index(f) for f in ("ts", "account", "kind", "ip", "session")

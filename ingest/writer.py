@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 
 from ingest.sink import Batch, Sink, SourceState
 
@@ -13,8 +14,14 @@ from ingest.sink import Batch, Sink, SourceState
 
 
 class BackgroundWriter:
-    def __init__(self, sink: Sink, depth: int = 1) -> None:
+    def __init__(
+        self,
+        sink: Sink,
+        depth: int = 1,
+        commit: Callable[[SourceState, Batch, int | None], object] | None = None,
+    ) -> None:
         self.sink = sink
+        self._commit = commit or sink.commit  # e.g. refusals.store, bound to its file
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
@@ -47,7 +54,7 @@ class BackgroundWriter:
                     return
                 if self._error is None:  # after a failure, drain without writing
                     state, batch, size = item
-                    self.sink.commit(state, batch, size)
+                    self._commit(state, batch, size)
             except BaseException as exc:  # handed to the reading thread
                 self._error = exc
             finally:

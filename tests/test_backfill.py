@@ -129,9 +129,15 @@ def test_malformed_lines_are_counted_and_kept_and_good_lines_around_them_survive
         reasons = [r for (r,) in conn.execute(sa.text("SELECT reason FROM bad_line ORDER BY line_offset"))]
         kept = conn.execute(sa.text("SELECT raw FROM bad_line ORDER BY line_offset LIMIT 1")).scalar_one()
     assert len(reasons) == 4
-    assert reasons[0].startswith("invalid UTF-8") and "NUL" in reasons[1] and "longer than" in reasons[2]
+    assert (
+        reasons[0].startswith("repaired: invalid UTF-8")
+        and "NUL" in reasons[1]
+        and "longer than" in reasons[2]
+    )
     assert bytes(kept) == bad_utf8
-    assert "4 bad (kept in bad_line)" in proc.stderr
+    # the two repaired lines are events; their raw bytes are kept, but they count only once
+    assert "4 events (2 of them repaired, raw bytes kept in bad_line)" in proc.stderr
+    assert "2 bad (kept in bad_line)" in proc.stderr
 
 
 def test_a_truncated_last_line_waits_and_is_read_once_it_is_complete(tmp_path, engine):

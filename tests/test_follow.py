@@ -324,6 +324,7 @@ def test_discovery_finds_rotated_siblings_of_a_plain_path(tmp_path):
 def test_a_value_the_database_refuses_is_kept_as_a_bad_line_and_the_rest_goes_in(tmp_path, clean_db):
     from ingest.follow import Follower, Settings
     from ingest.pipeline import fill_batch
+    from ingest.refusals import store
     from ingest.sink import Batch
     from ingest.source import ReadResult, read_lines
 
@@ -339,8 +340,8 @@ def test_a_value_the_database_refuses_is_kept_as_a_bad_line_and_the_rest_goes_in
     )
     row = batch.events[3]
     batch.events[3] = (*row[:5], "999.1.1.1", *row[6:])  # an IP no inet column takes
-    tail.inflight = follower.committer.submit(follower.sink.commit, tail.state, batch, None)
-    tail.inflight.batch = batch
+    # as pump() submits it
+    tail.inflight = follower.committer.submit(store, follower.sink, tail.state, batch, None, tail.line_at)
     assert follower._await(tail)
     tail.close()
     follower.committer.shutdown()
