@@ -205,7 +205,8 @@ def backfill_file(path, sink, correlator, tz, year, host, show_progress) -> int:
         bar = _progress(path, size, compressed_position(fh)) if show_progress else None
         totals = {"lines": 0, "events": 0, "skipped": 0, "bad": 0, "repaired": 0, "refused": 0}
         started = time.monotonic()
-        fd, days = fh.fileno(), retention_days()
+        # a handle of its own on the file (not every decompressor has fileno()): refused lines are read back through it
+        fd, days = os.open(path, os.O_RDONLY), retention_days()
 
         def commit(state, batch, size) -> None:
             # a refused line stops nothing (ingest/refusals.py); an outage is waited out
@@ -249,6 +250,7 @@ def backfill_file(path, sink, correlator, tz, year, host, show_progress) -> int:
                     break
         finally:
             writer.close()
+            os.close(fd)
         if bar is not None:
             bar.close()
     took = time.monotonic() - started
