@@ -1,10 +1,15 @@
 """Where a line's CPU goes: a py-spy profile of a backfill by stage, and the parser by message shape.
 
 Usage:
+  .venv/bin/python bench/stages.py record [--lines 1000000] [--rate 200] [--keep]
   .venv/bin/python bench/stages.py profile RAW --lines N [--events E] [--cpu-s S] [--rate HZ]
   .venv/bin/python bench/stages.py shapes [--lines 500000]
 
-`profile` reads `py-spy record --threads --format raw -r HZ` output of `python -m ingest
+`record` does it all: an embedded PostgreSQL in a fresh /tmp directory, migrated; a generated
+one-day log (ingest.generate, as bench/ingest.py writes it); `python -m ingest backfill` in a
+child that prints its own CPU seconds at exit, with `py-spy record --gil` attached to it; then
+`profile` of what py-spy wrote, scaled to the child's CPU. py-spy is not a dependency:
+`.venv/bin/pip install py-spy` first. `profile` reads `py-spy record --threads --format raw -r HZ` output of `python -m ingest
 backfill` and sorts every sample into one stage of the pipeline (read/split, decode, parse,
 correlate, tuple building, COPY write_row, commit, …). py-spy samples a thread only while the
 OS runs it, so samples / HZ estimate CPU seconds; --cpu-s (the process's measured CPU, e.g.
@@ -16,8 +21,12 @@ The last line is machine-readable: `stage_us_per_line_…=…` or `parse_us_…=
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 import zoneinfo
 from collections import Counter, defaultdict
@@ -120,6 +129,69 @@ def profile(args: argparse.Namespace) -> int:
     return 0
 
 
+# The backfill child: `python -m ingest` through runpy, printing its own CPU seconds as it
+# exits. It waits a moment first so that py-spy is attached before the imports start.
+_CHILD = """
+import resource, runpy, sys, time
+sys.argv[0] = "ingest"
+time.sleep(1.0)
+try:
+    runpy.run_module("ingest", run_name="__main__", alter_sys=True)
+finally:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    print(f"bench-cpu-s={r.ru_utime + r.ru_stime}", file=sys.stderr)
+"""
+
+
+def record(args: argparse.Namespace) -> int:
+    from bench.ingest import migrate
+    from ingest.generate import write_log
+    from mailtrail.database import embedded_url, stop_embedded
+    from mailtrail.env import env_zone
+
+    pyspy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if pyspy is None:
+        raise SystemExit("py-spy is not installed: .venv/bin/pip install py-spy")
+    work = Path(tempfile.mkdtemp(prefix="mailtrail-stages-"))
+    work.chmod(0o755)  # as root, pgserver runs the server as its own user
+    pgdata = work / "pgdata"
+    try:
+        url = embedded_url(pgdata, "stages")
+        migrate(url)
+        tz = env_zone("MAILTRAIL_TZ")
+        log = work / "mail.log"
+        write_log(log, args.lines, 1, 5000, 1, datetime.now(tz), tz=tz)
+        print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
+        raw = work / "backfill.txt"
+        with tempfile.TemporaryFile("w+") as err:
+            child = subprocess.Popen(
+                [sys.executable, "-c", _CHILD, "backfill", str(log), "--progress", "never"],
+                cwd=PROJECT_DIR, env={**os.environ, "DATABASE_URL": url}, stdout=subprocess.DEVNULL, stderr=err,
+            )  # fmt: skip
+            spy = subprocess.run(
+                [pyspy, "record", "-r", str(int(args.rate)), "--nonblocking", "--gil", "--threads",
+                 "--format", "raw", "-o", str(raw), "--pid", str(child.pid)],
+                capture_output=True, text=True,
+            )  # fmt: skip
+            child.wait()
+            err.seek(0)
+            stderr = err.read()
+        if child.returncode != 0 or not raw.exists():
+            raise SystemExit(f"backfill or py-spy failed:\n{stderr}\n{spy.stderr}")
+        cpu_s = float(next(x.split("=")[1] for x in stderr.splitlines() if x.startswith("bench-cpu-s=")))
+        m = re.search(r"([\d,]+) lines, ([\d,]+) events", stderr)
+        lines, events = (int(g.replace(",", "")) for g in m.groups())
+        print(f"backfill: {lines:,} lines, {events:,} events, {cpu_s:.2f} CPU s", flush=True)
+        print(f"load average after: {os.getloadavg()[0]:.2f}", flush=True)
+        if args.keep:
+            print(f"kept: {work} (log, py-spy's {raw.name}, data)")
+        return profile(argparse.Namespace(raw=raw, lines=lines, events=events, cpu_s=cpu_s, rate=args.rate))
+    finally:
+        stop_embedded(pgdata)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def shapes(args: argparse.Namespace) -> int:
     tz = zoneinfo.ZoneInfo("Europe/Berlin")
     end = datetime(2026, 11, 27, 8, 0, tzinfo=tz)
@@ -161,6 +233,10 @@ def shapes(args: argparse.Namespace) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("record", help="profile a backfill of a generated day with py-spy, by stage")
+    r.add_argument("--lines", type=int, default=1_000_000, help="log lines (default: 1,000,000)")
+    r.add_argument("--rate", type=float, default=200.0, help="py-spy samples per second (default 200)")
+    r.add_argument("--keep", action="store_true", help="keep the log, the profile and the database")
     p = sub.add_parser("profile", help="a py-spy raw profile of a backfill, by stage")
     p.add_argument("raw", help="py-spy record --threads --format raw output")
     p.add_argument("--lines", type=int, required=True, help="lines the backfill read")
@@ -173,7 +249,7 @@ def main() -> int:
     s.add_argument("--lines", type=int, default=500_000)
     s.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    return profile(args) if args.command == "profile" else shapes(args)
+    return {"record": record, "profile": profile, "shapes": shapes}[args.command](args)
 
 
 if __name__ == "__main__":
