@@ -9,11 +9,12 @@ Usage:
 one-day log (ingest.generate, as bench/ingest.py writes it); `python -m ingest backfill` in a
 child that prints its own CPU seconds at exit, with `py-spy record --gil` attached to it; then
 `profile` of what py-spy wrote, scaled to the child's CPU. py-spy is not a dependency:
-`.venv/bin/pip install py-spy` first. `profile` reads `py-spy record --threads --format raw -r HZ` output of `python -m ingest
-backfill` and sorts every sample into one stage of the pipeline (read/split, decode, parse,
-correlate, tuple building, COPY write_row, commit, …). py-spy samples a thread only while the
-OS runs it, so samples / HZ estimate CPU seconds; --cpu-s (the process's measured CPU, e.g.
-from bench/ingest.py) scales the shares instead. `shapes` times Parser.parse_line (CPU time)
+`.venv/bin/pip install py-spy` first. `profile` reads the `py-spy record --threads --format
+raw -r HZ` output of `python -m ingest backfill` and sorts every sample into one stage of the
+pipeline (read/split, decode, parse, correlate, tuple building, COPY write_row, commit, …).
+Without --cpu-s it takes samples / HZ for CPU seconds, which over-counts on a busy machine
+(py-spy samples a process that is waiting for a core too); --cpu-s, the process's measured
+CPU (`record` passes it), scales the shares instead. `shapes` times Parser.parse_line (CPU time)
 on the lines of each message shape of an ingest.generate mix, each shape with a fresh parser.
 The last line is machine-readable: `stage_us_per_line_…=…` or `parse_us_…=…`.
 """
