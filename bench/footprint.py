@@ -10,12 +10,15 @@ Usage: .venv/bin/python bench/footprint.py [--lines 1000000] [--accounts 5000] [
    children, /proc) per stored row.
 3. Bytes per event of the event partitions: heap (main fork + TOAST + free space map +
    visibility map) and each index, from pg_relation_size after the backfill's ANALYZE.
-4. COPY only: the same rows, parsed once in memory, COPYed into plain copies of the partition
+4. The staff IP search (`ip = …`, the newest 50) for the busiest IP, through the (ip, ts)
+   index and with index scans turned off (a scan of the heap): what the index buys.
+5. COPY only: the same rows, parsed once in memory, COPYed into plain copies of the partition
    (autovacuum off, CHECKPOINT before each) with all its indexes, with all but (ip, ts), with
    none, and with each index alone; PostgreSQL CPU seconds per row, and rows per CPU-second.
 
 The last line is machine-readable: `events=… heap_bytes_per_event=… …_bytes_per_event=…
-total_bytes_per_event=… backfill_pg_cpu_us_per_row=… copy_…_rows_per_cpu_s=… load=…`.
+total_bytes_per_event=… backfill_pg_cpu_us_per_row=… ip_search_index_ms=… ip_search_scan_ms=…
+scan_mb_per_s=… copy_…_rows_per_cpu_s=… load=…`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -79,6 +83,29 @@ def sizes(conn: psycopg.Connection, tables: list[str]) -> dict[str, int]:
                 out.get(key, 0) + conn.execute("SELECT pg_relation_size(%s::regclass)", (name,)).fetchone()[0]
             )
     return out
+
+
+def ip_search(url: str, runs: int = 5) -> tuple[float, float]:
+    """Median ms of the staff IP search (`ip = …`, newest 50) through the (ip, ts) index, and
+    with index scans turned off (a scan of the heap): what the index buys, for the busiest IP."""
+    query = "SELECT * FROM event WHERE ip = %s ORDER BY ts DESC LIMIT 50"
+    with psycopg.connect(url, autocommit=True) as conn:
+        ip = conn.execute(
+            "SELECT ip FROM event WHERE ip IS NOT NULL GROUP BY ip ORDER BY count(*) DESC, ip LIMIT 1"
+        ).fetchone()[0]
+
+        def median_ms() -> float:
+            took = []
+            for _ in range(runs + 1):  # the first run warms the cache and is dropped
+                started = time.perf_counter()
+                conn.execute(query, (ip,)).fetchall()
+                took.append((time.perf_counter() - started) * 1000)
+            return statistics.median(took[1:])
+
+        indexed = median_ms()
+        conn.execute("SET enable_indexscan = off")
+        conn.execute("SET enable_bitmapscan = off")
+        return indexed, median_ms()
 
 
 def copy_configs(conn: psycopg.Connection, partition: str) -> list[tuple[str, list[str]]]:
@@ -190,6 +217,19 @@ def measure(args: argparse.Namespace, url: str, work: Path, pgdata: Path | None)
     total = sum(size.values())
     say(f"    {'total':22} {total / events:8.1f}   ({total / 1e6:,.1f} MB)")
     fields += [f"total_bytes_per_event={total / events:.1f}", f"backfill_pg_cpu_us_per_row={backfill_us:.2f}"]
+
+    indexed_ms, scan_ms = ip_search(url)
+    heap_mb = size["heap"] / 1e6
+    say(
+        f"staff IP search (a page of 50, newest first), median of 5 warm runs: {indexed_ms:.2f} ms "
+        f"through (ip, ts), {scan_ms:.1f} ms without it (a scan of {heap_mb:,.0f} MB of heap: "
+        f"{heap_mb / scan_ms * 1000:,.0f} MB/s)"
+    )
+    fields += [
+        f"ip_search_index_ms={indexed_ms:.2f}",
+        f"ip_search_scan_ms={scan_ms:.1f}",
+        f"scan_mb_per_s={heap_mb / scan_ms * 1000:.0f}",
+    ]
 
     if not args.skip_copy:
         rows, _ = parse_file(log, tz, now, source_id=1)

@@ -52,6 +52,7 @@ def test_the_footprint_bench_gives_bytes_per_event_of_the_heap_and_every_index(d
     assert sizes["heap"] > 100  # an event row is well over a hundred bytes
     assert all(sizes[p] > 0 for p in ("pkey", "ip_ts", "message_id_hash", "ts"))
     assert math.isclose(float(fields["total_bytes_per_event"]), sum(sizes.values()), abs_tol=0.5)
+    assert float(fields["ip_search_index_ms"]) > 0 and float(fields["ip_search_scan_ms"]) > 0
     # a server of its own is not an embedded one: its CPU is not counted, and it says so
     assert fields["backfill_pg_cpu_us_per_row"] == "nan"
     for run in ("all", "all_but_ip_ts", "heap", "only_pkey", "only_ip_ts", "only_ts"):
