@@ -7,7 +7,8 @@ times (a) one COPY of those events into the indexed, partitioned event table, em
 tables, then times (b) `python -m ingest backfill FILE --progress never` in a subprocess and
 reads that child's peak RSS from wait4(). Goals on the 2-core machine: >= 250,000 lines/s
 end to end, b/a <= 2.0, peak RSS <= 100 MB. The last line is machine-readable:
-`lines=… events=… copy_s=… backfill_s=… lines_per_s=… events_per_s=… ratio_b_a=… peak_rss_mb=…`.
+`lines=… events=… copy_s=… backfill_s=… lines_per_s=… events_per_s=… ratio_b_a=… peak_rss_mb=…
+ingest_cpu_us_per_line=… ingest_cpu_us_per_event=…` (CPU of the backfill process).
 """
 
 from __future__ import annotations
@@ -165,6 +166,11 @@ def server_cpu(pgdata: Path | None) -> float | None:
         return None
 
 
+def cpu_us(cpu_s: float, count: int) -> float:
+    """Microseconds of CPU per item; nan for no items."""
+    return cpu_s / count * 1e6 if count else float("nan")
+
+
 def _delta(before: float | None, after: float | None) -> str:
     return "?" if before is None or after is None else f"{after - before:.2f}"
 
@@ -269,11 +275,15 @@ def bench(args: argparse.Namespace, url: str, work: Path, pgdata: Path | None) -
         say(f"    {line}")
     lines_per_s, events_per_s = lines / backfill_s, loaded / backfill_s
     ratio = backfill_s / copy_s
+    # CPU per unit of work, not per wall second: on a shared machine it is the figure that
+    # stays put while the neighbours' load moves every rate above.
+    us_per_line, us_per_event = cpu_us(backfill_cpu_s, lines), cpu_us(backfill_cpu_s, loaded)
     say(
         f"(b) backfill: {lines:,} lines, {loaded:,} events in {backfill_s:.2f}s "
         f"({lines_per_s:,.0f} lines/s, {events_per_s:,.0f} events/s), peak RSS {rss_mb:.0f} MB, "
         f"CPU s: ingest process {backfill_cpu_s:.2f}, PostgreSQL {server_b}"
     )
+    say(f"    ingest CPU: {us_per_line:.2f} µs a line, {us_per_event:.2f} µs an event")
     if loaded != events:
         say(f"WARNING: the backfill stored {loaded:,} events, the in-memory parse found {events:,}")
     goals = (
@@ -285,7 +295,8 @@ def bench(args: argparse.Namespace, url: str, work: Path, pgdata: Path | None) -
     say(
         f"lines={lines} events={loaded} parse_s={parse_s:.2f} copy_s={copy_s:.2f} "
         f"backfill_s={backfill_s:.2f} backfill_cpu_s={backfill_cpu_s:.2f} lines_per_s={lines_per_s:.0f} events_per_s={events_per_s:.0f} "
-        f"ratio_b_a={ratio:.2f} peak_rss_mb={rss_mb:.1f}"
+        f"ratio_b_a={ratio:.2f} peak_rss_mb={rss_mb:.1f} "
+        f"ingest_cpu_us_per_line={us_per_line:.2f} ingest_cpu_us_per_event={us_per_event:.2f}"
     )
     return 0
 
