@@ -22,6 +22,8 @@ from datetime import date, datetime, time, timedelta
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import BadRequest
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
@@ -53,8 +55,38 @@ class CappedCountPaginator(Paginator):
         return self.object_list.order_by()[:COUNT_CAP].count()
 
 
+def refuse_nul(request: HttpRequest) -> None:
+    """A 400 for a NUL anywhere in the query: PostgreSQL refuses it in text, mid-query, as a 500."""
+    for key, values in request.GET.lists():
+        if "\x00" in key or any("\x00" in value for value in values):
+            raise BadRequest(f"the parameter {key.replace(chr(0), '?')!r} holds a NUL character")
+
+
+class BoundedChangeList(ChangeList):
+    """A changelist whose date filters answer an out-of-range date like any malformed one."""
+
+    def get_filters(self, request):
+        try:
+            return super().get_filters(request)
+        except OverflowError as exc:  # date_hierarchy's "next day" of 9999-12-31
+            raise IncorrectLookupParameters(exc) from None
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
+    """No writes; every filter's input checked before it reaches the database (see refuse_nul)."""
+
     actions = None
+
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        return BoundedChangeList
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        refuse_nul(request)
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        refuse_nul(request)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -125,7 +157,7 @@ def chosen_range(request: HttpRequest) -> tuple[datetime, datetime] | None:
     if raw:
         try:
             chosen = day_range(date.fromisoformat(raw))
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: the day after 9999-12-31
             raise IncorrectLookupParameters(f"day must be YYYY-MM-DD, got {raw!r}") from None  # "?e=1"
     elif request.GET.get("q", "").strip():
         chosen = None
