@@ -13,6 +13,8 @@ Rules kept here, because each one is what stands between a click and a full scan
 - ingest is the only writer: no add, change or delete anywhere, no actions;
 - values are shown as plain fields, escaped by the admin; nothing is marked safe.
 Every page of events shown is an audited staff lookup of the accounts on it (webui.staff.audit).
+The bad-lines admin shows raw lines, which hold accounts, folders and Message-IDs: it needs the
+same permission, and each list page or line page shown is audited (see BadLineAdmin).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from django.utils.translation import gettext_lazy as _
 
 from webui.records.models import BadLine, Event, Source
 from webui.records.queries import message_id_forms
-from webui.staff.audit import record_lookups
+from webui.staff.audit import accounts_in_lines, record_lookups
 from webui.staff.models import LOOK_PERMISSION, StaffLookup
 
 COUNT_CAP = 10_000  # rows counted at most; more is "10000": narrow the search to see further
@@ -283,6 +285,13 @@ class SourceAdmin(ReadOnlyAdmin):
 
 @admin.register(BadLine)
 class BadLineAdmin(ReadOnlyAdmin):
+    """Lines the parser could not read, byte for byte.
+
+    A view is one list page or one line's page answered with 200: it writes one staff-lookup
+    row (via "bad_lines") per account the lines shown mention (audit.accounts_in_lines), or
+    one row with an empty account when none is recognisable, so that every look is recorded.
+    """
+
     list_display = ("seen_at", "source", "line_offset", "reason", "raw_preview")
     list_select_related = ("source",)
     fields = ("source", "line_offset", "reason", "seen_at", "raw_text", "raw_hex")
@@ -305,6 +314,32 @@ class BadLineAdmin(ReadOnlyAdmin):
     @admin.display(description=_("line as hex"))
     def raw_hex(self, obj: BadLine) -> str:
         return bytes(obj.raw).hex(" ")
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return super().has_view_permission(request, obj) and request.user.has_perm(LOOK_PERMISSION)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        cl = getattr(response, "context_data", None) and response.context_data.get("cl")
+        if response.status_code == 200 and cl is not None:
+            self._audit(request, list(cl.result_list))
+        return response
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        original = getattr(response, "context_data", None) and response.context_data.get("original")
+        if response.status_code == 200 and original is not None:
+            self._audit(request, [original])
+        return response
+
+    @staticmethod
+    def _audit(request: HttpRequest, lines: list[BadLine]) -> None:
+        if not lines:
+            return
+        accounts = accounts_in_lines(line.raw for line in lines) or {""}
+        ids = ",".join(str(line.pk) for line in lines)
+        query = f"bad_line ids {ids}; {request.GET.urlencode()}"
+        record_lookups(request.user, accounts, None, None, StaffLookup.BAD_LINES, query)
 
 
 @admin.register(StaffLookup)

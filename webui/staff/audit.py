@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
@@ -11,6 +12,26 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from webui.staff.models import StaffLookup
 
 OWNER_LIMIT = 100  # lookups shown to an owner: the newest, far more than a mailbox ever gets
+
+
+# The account in a line the parser could not read, where one is recognisable: Dovecot's
+# `user=<…>` field, or the `imap(…)`/`pop3(…)` prefix of a mail process's line. Best effort
+# (the line is malformed, and attacker-written): it decides which owners are told, not
+# whether the look is recorded.
+_ACCOUNT_IN_LINE = re.compile(
+    rb"user=<([^<>\s]{1,320})>|\b(?:imap|pop3|lmtp|submission|managesieve|doveadm)\(([^()\s]{1,320})\)"
+)
+
+
+def accounts_in_lines(raw_lines: Iterable[bytes]) -> set[str]:
+    """The accounts that raw log lines mention (see _ACCOUNT_IN_LINE)."""
+    found = set()
+    for raw in raw_lines:
+        for match in _ACCOUNT_IN_LINE.finditer(bytes(raw)):
+            name = (match.group(1) or match.group(2)).decode("utf-8", "backslashreplace")
+            if "\x00" not in name:
+                found.add(name)
+    return found
 
 
 class SeenByStaff(NamedTuple):
