@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from webui.accounts import mailbox_account
@@ -63,6 +64,7 @@ def _period(request: HttpRequest) -> tuple[PeriodForm, Period | None]:
     return form, (form.cleaned_data["period"] if form.is_valid() else None)
 
 
+@never_cache  # Cache-Control: no-store: a mailbox's records stay out of shared and browser caches
 @require_GET
 @login_required
 def day(request: HttpRequest) -> HttpResponse:
@@ -118,6 +120,7 @@ def timeline_response(account: str, period: Period) -> HttpResponse:
 def _owner_period_view(build):
     """A GET view answering `build(<the signed-in user's account>, <the requested period>)`."""
 
+    @never_cache
     @require_GET
     @login_required
     def view(request: HttpRequest) -> HttpResponse:
@@ -136,6 +139,7 @@ export_csv = _owner_period_view(export_response)
 timeline_svg = _owner_period_view(timeline_response)
 
 
+@never_cache
 @require_GET
 @login_required
 def search(request: HttpRequest) -> HttpResponse:

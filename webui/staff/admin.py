@@ -11,7 +11,9 @@ Rules kept here, because each one is what stands between a click and a full scan
 - filter choices come from constants or the small source table, never a DISTINCT over events;
 - no detail page for an event: its URL would carry only id, which no index serves;
 - ingest is the only writer: no add, change or delete anywhere, no actions;
-- values are shown as plain fields, escaped by the admin; nothing is marked safe.
+- values from a log are shown through webui.records.display.value_html (escaped, invisible
+  characters as markers, overlong ones cut with the whole value in a <details>); nothing else
+  is marked safe.
 Every page of events shown is an audited staff lookup of the accounts on it (webui.staff.audit).
 The bad-lines admin shows raw lines, which hold accounts, folders and Message-IDs: it needs the
 same permission, and each list page or line page shown is audited (see BadLineAdmin).
@@ -32,8 +34,10 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from webui.records.display import value_html, visible
 from webui.records.models import BadLine, Event, Source
 from webui.records.queries import message_id_forms
 from webui.staff.audit import accounts_in_lines, record_lookups
@@ -98,6 +102,18 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+def log_column(field: str, description: str):
+    """A changelist column of a log value: escaped, invisible characters shown, overlong ones cut."""
+
+    @admin.display(description=description)
+    def column(obj) -> SafeString:
+        value = getattr(obj, field)
+        return mark_safe(value_html(value)) if value not in (None, "") else "-"  # value_html escapes
+
+    column.__name__ = f"{field}_shown"
+    return column
 
 
 # --- event filters ---------------------------------------------------------------------
@@ -226,8 +242,9 @@ class EventAdmin(ReadOnlyAdmin):
     # 50 rows of 11 plain columns: rendering, not the database, is most of a page's time
     # (bench/admin.py), so the page is kept to what a help desk reads at a glance.
     list_display = (
-        "ts", "host", "protocol", "kind", "account", "ip",
-        "mailbox", "message_id", "deleted", "size", "reason",
+        "ts", log_column("host", _("host")), "protocol", "kind", log_column("account", _("account")), "ip",
+        log_column("mailbox", _("mailbox")), log_column("message_id", _("message id")), "deleted", "size",
+        log_column("reason", _("reason")),
     )  # fmt: skip
     list_display_links = None
     list_filter = (DayFilter, ProtocolFilter, KindFilter, HostFilter)
@@ -309,7 +326,7 @@ class BadLineAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("line as text"))
     def raw_text(self, obj: BadLine) -> str:
-        return bytes(obj.raw).decode("utf-8", "backslashreplace")
+        return visible(bytes(obj.raw).decode("utf-8", "backslashreplace"))
 
     @admin.display(description=_("line as hex"))
     def raw_hex(self, obj: BadLine) -> str:
@@ -344,7 +361,10 @@ class BadLineAdmin(ReadOnlyAdmin):
 
 @admin.register(StaffLookup)
 class StaffLookupAdmin(ReadOnlyAdmin):
-    list_display = ("at", "staff_username", "account", "start", "end", "via", "query")
+    list_display = (
+        "at", "staff_username", log_column("account", _("account looked at")), "start", "end", "via",
+        log_column("query", _("query")),
+    )  # fmt: skip
     list_filter = ("via",)
     search_fields = ("=account", "=staff_username")
     date_hierarchy = "at"
