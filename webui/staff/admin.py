@@ -362,7 +362,7 @@ class BadLineAdmin(ReadOnlyAdmin):
 @admin.register(StaffLookup)
 class StaffLookupAdmin(ReadOnlyAdmin):
     list_display = (
-        "at", "staff_username", log_column("account", _("account looked at")), "start", "end", "via",
+        "at", "staff_username", "staff_role", log_column("account", _("account looked at")), "start", "end", "via",
         log_column("query", _("query")),
     )  # fmt: skip
     list_filter = ("via",)

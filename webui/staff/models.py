@@ -41,6 +41,9 @@ class StaffLookup(models.Model):
         related_name="+",
     )
     staff_username = models.CharField(_("staff user name"), max_length=150)
+    # What the owner is told instead of the name: the staff member's groups at the time
+    # (e.g. "help desk"), "" for staff in no group. Kept as text, like the name.
+    staff_role = models.CharField(_("staff role"), max_length=300, blank=True, default="")
     # A look at bad lines names the accounts those lines mention, or "" when none is recognisable.
     account = models.TextField(_("account looked at"))
     # The half-open range [start, end) of the records shown; null means "any time".
