@@ -94,7 +94,9 @@ def test_a_spoofed_file_name_reads_as_what_it_is():
 
 def test_an_overlong_value_is_cut_with_the_whole_of_it_one_click_away():
     html = value_html(LONG_ID)
-    assert html.startswith('<details class="long-value"><summary>&lt;' + "x" * (HEAD - 1) + "…")
+    assert html.replace("<wbr>", "").startswith(
+        '<details class="long-value"><summary>&lt;' + "x" * (HEAD - 1) + "…"
+    )
     summary = re.search(r"<summary>(.*?)</summary>", html).group(1)
     assert len(summary) < HEAD + 40
     assert html.replace("<wbr>", "").count("x" * 60_000) == 1  # the whole value, in the <details>

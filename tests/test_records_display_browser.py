@@ -8,10 +8,11 @@ from urllib.parse import urlencode
 import pytest
 import sqlalchemy as sa
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 
 from tests.browser_support import _plain_http_live_server, chromium_page  # noqa: F401
-from tests.test_records_display import insert_hostile_day
+from tests.test_records_display import SPOOF, XSS, insert_hostile_day
 from tests.test_records_support import ALICE, ensure_test_partitions, sign_in
 from tests.test_staff_support import staff_user
 
@@ -70,7 +71,7 @@ def alice(hostile) -> Client:
 @pytest.fixture
 def carol(hostile) -> Client:
     client = Client()
-    client.force_login(staff_user("carol", may_look=True))
+    client.force_login(staff_user("carol", may_look=True, admin_events=True))
     return client
 
 
@@ -86,3 +87,38 @@ def test_the_staff_search_shows_the_marker_and_a_short_row_and_runs_nothing(caro
     page.goto(live_server.url + "/staff/?" + urlencode({"account": ALICE}))
     check_the_table(page)
     assert page.console_errors == []
+
+
+@pytest.fixture
+def bad_line(hostile) -> None:
+    with connection.cursor() as cur:
+        cur.execute("INSERT INTO source (fingerprint, path) VALUES ('fp', '/var/log/mail.log') RETURNING id")
+        cur.execute(
+            "INSERT INTO bad_line (source_id, line_offset, raw, reason) VALUES (%s, 1, %s, 'odd')",
+            [cur.fetchone()[0], (SPOOF + XSS + "y" * 60_000).encode()],
+        )
+
+
+def test_the_event_and_bad_lines_admin_show_the_marker_and_short_rows_and_run_nothing(
+    bad_line, carol, page, live_server
+):
+    carry_session(page, carol, live_server)
+    width = VIEWPORT["width"]
+    for path, rows_wanted in (
+        ("/admin/records/event/?" + urlencode({"q": ALICE}), 3),
+        ("/admin/records/badline/", 1),
+    ):
+        page.goto(live_server.url + path)
+        rows = page.locator("#result_list tbody tr")
+        assert rows.count() == rows_wanted, path
+        assert "invoice⟨U+202E⟩gpj.exe-A" in page.locator("#result_list").inner_text(), path
+        # the admin's result table scrolls inside its own box, many columns wide: the page
+        # itself must not scroll sideways, and no cell may be wider than the screen
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+        widest = page.evaluate(
+            "Math.max(...[...document.querySelectorAll('#result_list td')].map(c => c.offsetWidth))"
+        )
+        assert widest <= width, (path, widest)
+        for i in range(rows.count()):
+            assert rows.nth(i).bounding_box()["height"] < 300, (path, i)
+    assert page.dialogs == []

@@ -50,16 +50,20 @@ def value_html(value: object) -> str:
     """HTML of a log value for a page: escaped, visible, and cut when overlong.
 
     A value longer than CUT_AT shows its first HEAD characters; the whole of it is in a
-    closed <details> (one click; no script, so the CSP holds), broken by <wbr> so that
-    an open one wraps inside its column instead of widening the table.
+    closed <details> (one click; no script, so the CSP holds). Both are broken by <wbr>, so
+    that they wrap inside their column instead of widening the table, with or without CSS
+    (the admin has none for them).
     """
     text = "" if value is None else str(value)
     if len(text) <= CUT_AT:
         return escape(visible(text))
-    whole = visible(text)
-    lines = "<wbr>".join(escape(whole[i : i + _CHUNK]) for i in range(0, len(whole), _CHUNK))
     head = _("%(start)s… (%(length)s characters)") % {
         "start": visible(text[:HEAD]),
         "length": f"{len(text):,}",
     }
-    return f'<details class="long-value"><summary>{escape(head)}</summary>{lines}</details>'
+    return f'<details class="long-value"><summary>{_breakable(head)}</summary>{_breakable(visible(text))}</details>'
+
+
+def _breakable(text: str) -> str:
+    """`text` escaped, with a line-break opportunity (<wbr>) every _CHUNK characters."""
+    return "<wbr>".join(escape(text[i : i + _CHUNK]) for i in range(0, len(text), _CHUNK))
