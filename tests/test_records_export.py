@@ -67,7 +67,9 @@ def test_it_answers_a_bad_period_with_400_and_the_reason(client):
         ("+1", "'+1"),
         ("-cmd", "'-cmd"),
         ("@SUM(A1)", "'@SUM(A1)"),
-        ("\t=1", "'\t=1"),
+        ("\t=1", "⟨U+0009⟩=1"),  # a control character is shown as a marker, and the cell is text
+        ("=1\u202e", "'=1⟨U+202E⟩"),
+        ("\u200b=1", "⟨U+200B⟩=1"),
         ("  =1", "'  =1"),
         ("<a@b>", "<a@b>"),
         (None, ""),

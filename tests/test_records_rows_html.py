@@ -14,19 +14,19 @@ from webui.records.queries import Row
 from webui.records.templatetags.record_rows import record_rows
 from webui.records.types import type_of
 
-XSS = "<script>alert('1')</script>&amp;\""
+XSS = "<script>alert('1')</script>&amp;\"\u202e"
 
 # The loop this tag replaced (the record table's body before), kept as the reference.
 TEMPLATE_LOOP = Template(
-    """{% for row in rows %}
+    """{% load record_rows %}{% for row in rows %}
       <tr class="type-{{ row.type.key }}" data-type="{{ row.type.key }}">
         <td class="col-number">{{ row.number }}</td>
         <td class="col-time"><time datetime="{{ row.iso }}">{% if show_date %}{{ row.stamp }}{% else %}{{ row.clock }}{% endif %}</time></td>
-        <td class="col-type"><span class="swatch"></span>{{ row.type.label }}{% if row.type.key == "other" %} <span class="raw-kind">({{ row.event.protocol }} {{ row.event.kind }})</span>{% endif %}</td>
+        <td class="col-type"><span class="swatch"></span>{{ row.type.label }}{% if row.type.key == "other" %} <span class="raw-kind">({{ row.event.protocol|shown }} {{ row.event.kind|shown }})</span>{% endif %}</td>
         <td class="col-ip">{{ row.event.ip|default:"" }}</td>
-        <td class="col-folder">{{ row.event.mailbox|default:"" }}</td>
-        <td class="col-msgid">{{ row.event.message_id|default:"" }}</td>
-        <td class="col-details">{% for label, value in row.details %}<span class="detail"><span class="detail-label">{{ label }}</span> {{ value }}</span>{% endfor %}</td>
+        <td class="col-folder">{{ row.event.mailbox|default:""|shown }}</td>
+        <td class="col-msgid">{{ row.event.message_id|default:""|shown }}</td>
+        <td class="col-details">{% for label, value in row.details %}<span class="detail"><span class="detail-label">{{ label }}</span> {{ value|shown }}</span>{% endfor %}</td>
       </tr>
     {% endfor %}"""
 )
@@ -67,3 +67,4 @@ def test_every_log_value_is_escaped():
     html = record_rows(_rows(), True)
     assert "<script" not in html
     assert html.count("&lt;script&gt;alert(&#x27;1&#x27;)&lt;/script&gt;&amp;amp;&quot;") == 6
+    assert "\u202e" not in html

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import psycopg
 import pytest
 import sqlalchemy as sa
+from django.core.management import CommandError, call_command
 from django.db import connection, transaction
+from psycopg.conninfo import make_conninfo
 
 from tests.conftest import PROJECT_DIR
 from webui.staff.analysts import create_analyst_role
@@ -107,3 +111,72 @@ def test_each_documented_query_runs_as_the_analyst_and_answers_right(question, y
         assert check(rows), rows
     else:
         assert rows is not None
+
+
+# --- the limits hold for a member, signed in as themselves -----------------------------
+
+GROUP, MEMBER = "mailtrail_analyst_group_test", "bob_analyst_test"
+MEMBER_ZONE = "Asia/Taipei"  # not the test site's zone, so that the member's zone is seen to apply
+
+
+@pytest.fixture
+def bob_signed_in(database_url, engine, django_db_blocker, settings):
+    """Bob's own login role, made a member by create_analyst_role, signed in on a new connection.
+
+    Committed (a role made inside a test's transaction is invisible to another connection),
+    and dropped afterwards with everything granted to it.
+    """
+    settings.TIME_ZONE = MEMBER_ZONE
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {MEMBER} LOGIN PASSWORD 'pw-bob'")
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    late = datetime.combine(yesterday, datetime.min.time(), tzinfo=UTC) + timedelta(hours=20)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO event (ts, host, protocol, kind, account, source_id, line_offset) "
+                "VALUES (:ts, 'mx1', 'imap', 'login', 'zoe@example.edu', 0, 0)"
+            ),
+            {"ts": late},  # 20:00 UTC is 04:00 the next day in Taipei
+        )
+    try:
+        with django_db_blocker.unblock():
+            call_command("create_analyst_role", GROUP, "--member", MEMBER, stdout=io.StringIO())
+        with psycopg.connect(make_conninfo(database_url, user=MEMBER, password="pw-bob")) as bob:
+            yield bob, yesterday
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute("DELETE FROM event WHERE account = 'zoe@example.edu'")
+            for role in (MEMBER, GROUP):
+                if admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
+                    admin.execute(f"DROP OWNED BY {role}")  # its grants; DROP ROLE drops its settings
+                    admin.execute(f"DROP ROLE {role}")
+
+
+def test_a_member_signed_in_as_themselves_gets_every_limit_the_page_promises(bob_signed_in):
+    bob, yesterday = bob_signed_in
+    assert bob.execute("SELECT current_user").fetchone() == (MEMBER,)
+    assert bob.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
+    assert bob.execute("SHOW statement_timeout").fetchone() == ("5min",)
+    assert bob.execute("SHOW TimeZone").fetchone() == (MEMBER_ZONE,)
+    # the zone shows in the views' day columns: 20:00 UTC yesterday is a Taipei "today"
+    day = bob.execute("SELECT day FROM daily_account_summary WHERE account = 'zoe@example.edu'").fetchone()
+    assert day == (yesterday + timedelta(days=1),)
+    bob.rollback()
+    # read-only: even a temporary table, which any role may make, is refused
+    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        bob.execute("CREATE TEMP TABLE scratch (x int)")
+    bob.rollback()
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        bob.execute("SELECT * FROM auth_user")
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_member_that_does_not_exist_or_is_a_superuser():
+    with pytest.raises(CommandError, match="not a role"):
+        call_command("create_analyst_role", GROUP, "--member", "nobody_here_test", stdout=io.StringIO())
+    with connection.cursor() as cur:
+        cur.execute("SELECT current_user")
+        (me,) = cur.fetchone()
+    with pytest.raises(CommandError, match="superuser or the role"):
+        call_command("create_analyst_role", GROUP, "--member", me, stdout=io.StringIO())

@@ -167,3 +167,50 @@ def test_it_shows_a_bad_line_as_escaped_text_and_hex(carol):
     listing = carol.get(reverse("admin:records_badline_changelist")).content.decode()
     assert "&lt;script&gt;" in listing
     assert Source.objects.count() == 1
+
+
+def insert_bad_lines(*raws: bytes) -> list[int]:
+    with connection.cursor() as cur:
+        cur.execute("INSERT INTO source (fingerprint, path) VALUES ('fp2', '/var/log/mail.log') RETURNING id")
+        source_id = cur.fetchone()[0]
+        ids = []
+        for offset, raw in enumerate(raws):
+            cur.execute(
+                "INSERT INTO bad_line (source_id, line_offset, raw, reason) VALUES (%s, %s, %s, 'odd') RETURNING id",
+                [source_id, offset, raw],
+            )
+            ids.append(cur.fetchone()[0])
+    return ids
+
+
+ALICE_BAD = b"Nov 27 06:11:11 imap-login: Login: user=<alice@example.edu>, method=PLAIN, rip=\xff"
+BOB_BAD = b"Nov 27 06:11:12 imap(bob@example.edu)<4242><AbCd>: expunge: box=INBOX, msgid=\xfe"
+
+
+def test_the_bad_lines_admin_also_needs_the_look_up_any_mailbox_permission(client):
+    (bad,) = insert_bad_lines(ALICE_BAD)
+    client.force_login(staff_user("erin", may_look=False, admin_events=True))
+    assert client.get(reverse("admin:records_badline_changelist")).status_code == 403
+    assert client.get(reverse("admin:records_badline_change", args=[bad])).status_code == 403
+    assert not StaffLookup.objects.exists()
+
+
+def test_each_view_of_bad_lines_is_a_staff_lookup_of_the_accounts_they_mention(carol):
+    alice_bad, _bob_bad, _none = insert_bad_lines(ALICE_BAD, BOB_BAD, b"\x00\x01 nothing here")
+    assert carol.get(reverse("admin:records_badline_changelist")).status_code == 200
+    rows = list(StaffLookup.objects.order_by("account").values_list("account", "via", "staff_username"))
+    assert rows == [(ALICE, "bad_lines", "carol"), (BOB, "bad_lines", "carol")]
+    assert [seen.start for seen in lookups_of(ALICE)] == [None]  # alice is told, with "any time"
+
+    StaffLookup.objects.all().delete()
+    assert carol.get(reverse("admin:records_badline_change", args=[alice_bad])).status_code == 200
+    (row,) = StaffLookup.objects.all()
+    assert (row.account, row.via) == (ALICE, "bad_lines")
+    assert f"bad_line ids {alice_bad}" in row.query
+
+
+def test_a_view_of_bad_lines_that_name_no_account_is_still_recorded(carol):
+    (bad,) = insert_bad_lines(b"garbage \xff without any user")
+    carol.get(reverse("admin:records_badline_change", args=[bad]))
+    (row,) = StaffLookup.objects.all()
+    assert (row.account, row.via, row.staff_username) == ("", "bad_lines", "carol")

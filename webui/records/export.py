@@ -9,6 +9,7 @@ from datetime import datetime
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from webui.records.display import visible
 from webui.records.queries import EXPORT_FIELDS, EXPORT_LIMIT, export_values
 from webui.records.types import megabytes, type_of
 
@@ -18,9 +19,17 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
 
 
 def safe_cell(value: object) -> str:
+    """A cell as text a spreadsheet shows as it is: invisible characters as markers, never a formula.
+
+    The markers (display.visible) are kept in the CSV too: it is read by people in a
+    spreadsheet, which reorders text around a U+202E exactly as a page would, and a control
+    character is no better in a cell. The exact bytes stay in the database, for analysts'
+    SQL (docs/sql.md). Markers go in first, so that a value that hid "=" behind an invisible
+    character starts with "⟨" and is text either way.
+    """
     if value is None:
         return ""
-    text = str(value)
+    text = visible(value)
     if text.startswith(FORMULA_STARTS) or text.lstrip().startswith(FORMULA_STARTS[:4]):
         return "'" + text
     return text

@@ -115,3 +115,15 @@ class SearchForm(forms.Form):
         strip=True,
         widget=forms.TextInput(attrs={"placeholder": "<1234.5678@example.org>", "size": 48}),
     )
+
+
+class LookupsForm(forms.Form):
+    """The page of the owner's staff-lookups list: the lookups before a day (keyset by day)."""
+
+    before = forms.DateField(required=False)
+
+    def clean_before(self) -> date | None:
+        before = self.cleaned_data["before"]
+        if before is not None and not EARLIEST <= before <= timezone.localdate() + timedelta(days=1):
+            raise forms.ValidationError(_("The page link is damaged; start again from the first page."))
+        return before

@@ -1,6 +1,7 @@
 """A server-drawn SVG timeline of the period's sessions, one line per IP.
 
-Everything from a log is escaped before it enters the document; the picture uses
+Everything from a log is escaped (and its invisible characters shown, display.visible) before
+it enters the document; the picture uses
 presentation attributes only (no style, no script), so it passes any CSP.
 """
 
@@ -11,6 +12,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 from django.utils.html import escape
 
+from webui.records.display import visible
 from webui.records.queries import Session
 
 WIDTH = 760
@@ -53,7 +55,7 @@ def timeline(spans: list[Session], start: datetime, end: datetime, title: str) -
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
         f'viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="11">',
-        f"<title>{escape(title)}</title>",
+        f"<title>{escape(visible(title))}</title>",
     ]
     for moment, label in _ticks(start, end):
         px = x(moment)

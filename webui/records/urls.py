@@ -10,4 +10,5 @@ urlpatterns = [
     path("export.csv", views.export_csv, name="export"),
     path("timeline.svg", views.timeline_svg, name="timeline"),
     path("search/", views.search, name="search"),
+    path("lookups/", views.staff_lookups, name="lookups"),
 ]

@@ -7,17 +7,16 @@ else: no URL or form parameter names an account. Staff pages reuse `day_context`
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from webui.accounts import mailbox_account
 from webui.records import export, svg
-from webui.records.forms import Period, PeriodForm, SearchForm
+from webui.records.forms import LookupsForm, Period, PeriodForm, SearchForm
 from webui.records.queries import (
     day_rows,
     freshness,
@@ -26,10 +25,7 @@ from webui.records.queries import (
     sessions,
 )
 from webui.records.types import ALL_TYPES
-from webui.staff import lookups_of
-
-STAFF_LOOKUPS_DAYS = 90
-STAFF_LOOKUPS_SHOWN = 10
+from webui.staff import lookup_days_of
 
 
 def day_context(account: str, period: Period) -> dict:
@@ -63,6 +59,7 @@ def _period(request: HttpRequest) -> tuple[PeriodForm, Period | None]:
     return form, (form.cleaned_data["period"] if form.is_valid() else None)
 
 
+@never_cache  # Cache-Control: no-store: a mailbox's records stay out of shared and browser caches
 @require_GET
 @login_required
 def day(request: HttpRequest) -> HttpResponse:
@@ -80,17 +77,9 @@ def day(request: HttpRequest) -> HttpResponse:
     context["date_value"] = period.first.isoformat()
     context["end_value"] = period.last.isoformat() if period.days > 1 else ""
     context["search_form"] = SearchForm()
-    # The owner is told when help-desk staff looked at their records (not who): the last
-    # STAFF_LOOKUPS_SHOWN lookups of the past STAFF_LOOKUPS_DAYS days.
-    since = timezone.now() - timedelta(days=STAFF_LOOKUPS_DAYS)
-    context["staff_lookups"] = [
-        {  # ranges are half-open: the last day shown is the one before `end`
-            "at": seen.at,
-            "first": timezone.localdate(seen.start) if seen.start else None,
-            "last": timezone.localdate(seen.end - timedelta(microseconds=1)) if seen.end else None,
-        }
-        for seen in lookups_of(account, since)[:STAFF_LOOKUPS_SHOWN]
-    ]
+    # The owner is told when help-desk staff looked at their records (not who): every lookup,
+    # one line per day and staff role, the newest days here and the rest a page at a time.
+    context["lookup_days"], context["lookups_before"] = lookup_days_of(account)
     return render(request, "records/day.html", context)
 
 
@@ -118,6 +107,7 @@ def timeline_response(account: str, period: Period) -> HttpResponse:
 def _owner_period_view(build):
     """A GET view answering `build(<the signed-in user's account>, <the requested period>)`."""
 
+    @never_cache
     @require_GET
     @login_required
     def view(request: HttpRequest) -> HttpResponse:
@@ -136,6 +126,27 @@ export_csv = _owner_period_view(export_response)
 timeline_svg = _owner_period_view(timeline_response)
 
 
+@never_cache
+@require_GET
+@login_required
+def staff_lookups(request: HttpRequest) -> HttpResponse:
+    """Every staff lookup of the owner's records, one line per day and staff role, paged by day."""
+    account = mailbox_account(request.user)
+    form = LookupsForm(request.GET)
+    if not form.is_valid():
+        return render(request, "records/lookups.html", {"account": account, "form": form}, status=400)
+    lines, before = lookup_days_of(account, form.cleaned_data["before"])
+    context = {
+        "account": account,
+        "form": form,
+        "lookup_days": lines,
+        "lookups_before": before,
+        "paged": True,
+    }
+    return render(request, "records/lookups.html", context)
+
+
+@never_cache
 @require_GET
 @login_required
 def search(request: HttpRequest) -> HttpResponse:

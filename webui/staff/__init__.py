@@ -6,9 +6,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from webui.staff.audit import SeenByStaff
+    from datetime import date
 
-__all__ = ["lookups_of"]
+    from webui.staff.audit import LookupDay, SeenByStaff
+
+__all__ = ["lookup_days_of", "lookups_of"]
 
 
 def lookups_of(account: str, since: datetime | None = None) -> list[SeenByStaff]:
@@ -21,3 +23,11 @@ def lookups_of(account: str, since: datetime | None = None) -> list[SeenByStaff]
     from webui.staff.audit import lookups_of as _lookups_of
 
     return _lookups_of(account, since)
+
+
+def lookup_days_of(account: str, before: date | None = None) -> tuple[list[LookupDay], date | None]:
+    """Every staff lookup of `account`, one line per day and staff role, a page of days at a
+    time (webui.staff.audit.lookup_days_of): what the owner's page shows. No staff names."""
+    from webui.staff.audit import lookup_days_of as _lookup_days_of
+
+    return _lookup_days_of(account, before)

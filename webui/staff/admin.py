@@ -11,8 +11,12 @@ Rules kept here, because each one is what stands between a click and a full scan
 - filter choices come from constants or the small source table, never a DISTINCT over events;
 - no detail page for an event: its URL would carry only id, which no index serves;
 - ingest is the only writer: no add, change or delete anywhere, no actions;
-- values are shown as plain fields, escaped by the admin; nothing is marked safe.
+- values from a log are shown through webui.records.display.value_html (escaped, invisible
+  characters as markers, overlong ones cut with the whole value in a <details>); nothing else
+  is marked safe.
 Every page of events shown is an audited staff lookup of the accounts on it (webui.staff.audit).
+The bad-lines admin shows raw lines, which hold accounts, folders and Message-IDs: it needs the
+same permission, and each list page or line page shown is audited (see BadLineAdmin).
 """
 
 from __future__ import annotations
@@ -22,17 +26,21 @@ from datetime import date, datetime, time, timedelta
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import BadRequest
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from webui.records.display import value_html, visible
 from webui.records.models import BadLine, Event, Source
 from webui.records.queries import message_id_forms
-from webui.staff.audit import record_lookups
+from webui.staff.audit import accounts_in_lines, record_lookups
 from webui.staff.models import LOOK_PERMISSION, StaffLookup
 
 COUNT_CAP = 10_000  # rows counted at most; more is "10000": narrow the search to see further
@@ -53,8 +61,38 @@ class CappedCountPaginator(Paginator):
         return self.object_list.order_by()[:COUNT_CAP].count()
 
 
+def refuse_nul(request: HttpRequest) -> None:
+    """A 400 for a NUL anywhere in the query: PostgreSQL refuses it in text, mid-query, as a 500."""
+    for key, values in request.GET.lists():
+        if "\x00" in key or any("\x00" in value for value in values):
+            raise BadRequest(f"the parameter {key.replace(chr(0), '?')!r} holds a NUL character")
+
+
+class BoundedChangeList(ChangeList):
+    """A changelist whose date filters answer an out-of-range date like any malformed one."""
+
+    def get_filters(self, request):
+        try:
+            return super().get_filters(request)
+        except OverflowError as exc:  # date_hierarchy's "next day" of 9999-12-31
+            raise IncorrectLookupParameters(exc) from None
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
+    """No writes; every filter's input checked before it reaches the database (see refuse_nul)."""
+
     actions = None
+
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        return BoundedChangeList
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        refuse_nul(request)
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        refuse_nul(request)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -64,6 +102,18 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+def log_column(field: str, description: str):
+    """A changelist column of a log value: escaped, invisible characters shown, overlong ones cut."""
+
+    @admin.display(description=description)
+    def column(obj) -> SafeString:
+        value = getattr(obj, field)
+        return mark_safe(value_html(value)) if value not in (None, "") else "-"  # value_html escapes
+
+    column.__name__ = f"{field}_shown"
+    return column
 
 
 # --- event filters ---------------------------------------------------------------------
@@ -125,7 +175,7 @@ def chosen_range(request: HttpRequest) -> tuple[datetime, datetime] | None:
     if raw:
         try:
             chosen = day_range(date.fromisoformat(raw))
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: the day after 9999-12-31
             raise IncorrectLookupParameters(f"day must be YYYY-MM-DD, got {raw!r}") from None  # "?e=1"
     elif request.GET.get("q", "").strip():
         chosen = None
@@ -192,8 +242,9 @@ class EventAdmin(ReadOnlyAdmin):
     # 50 rows of 11 plain columns: rendering, not the database, is most of a page's time
     # (bench/admin.py), so the page is kept to what a help desk reads at a glance.
     list_display = (
-        "ts", "host", "protocol", "kind", "account", "ip",
-        "mailbox", "message_id", "deleted", "size", "reason",
+        "ts", log_column("host", _("host")), "protocol", "kind", log_column("account", _("account")), "ip",
+        log_column("mailbox", _("mailbox")), log_column("message_id", _("message id")), "deleted", "size",
+        log_column("reason", _("reason")),
     )  # fmt: skip
     list_display_links = None
     list_filter = (DayFilter, ProtocolFilter, KindFilter, HostFilter)
@@ -251,6 +302,13 @@ class SourceAdmin(ReadOnlyAdmin):
 
 @admin.register(BadLine)
 class BadLineAdmin(ReadOnlyAdmin):
+    """Lines the parser could not read, byte for byte.
+
+    A view is one list page or one line's page answered with 200: it writes one staff-lookup
+    row (via "bad_lines") per account the lines shown mention (audit.accounts_in_lines), or
+    one row with an empty account when none is recognisable, so that every look is recorded.
+    """
+
     list_display = ("seen_at", "source", "line_offset", "reason", "raw_preview")
     list_select_related = ("source",)
     fields = ("source", "line_offset", "reason", "seen_at", "raw_text", "raw_hex")
@@ -268,16 +326,45 @@ class BadLineAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("line as text"))
     def raw_text(self, obj: BadLine) -> str:
-        return bytes(obj.raw).decode("utf-8", "backslashreplace")
+        return visible(bytes(obj.raw).decode("utf-8", "backslashreplace"))
 
     @admin.display(description=_("line as hex"))
     def raw_hex(self, obj: BadLine) -> str:
         return bytes(obj.raw).hex(" ")
 
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return super().has_view_permission(request, obj) and request.user.has_perm(LOOK_PERMISSION)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        cl = getattr(response, "context_data", None) and response.context_data.get("cl")
+        if response.status_code == 200 and cl is not None:
+            self._audit(request, list(cl.result_list))
+        return response
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        original = getattr(response, "context_data", None) and response.context_data.get("original")
+        if response.status_code == 200 and original is not None:
+            self._audit(request, [original])
+        return response
+
+    @staticmethod
+    def _audit(request: HttpRequest, lines: list[BadLine]) -> None:
+        if not lines:
+            return
+        accounts = accounts_in_lines(line.raw for line in lines) or {""}
+        ids = ",".join(str(line.pk) for line in lines)
+        query = f"bad_line ids {ids}; {request.GET.urlencode()}"
+        record_lookups(request.user, accounts, None, None, StaffLookup.BAD_LINES, query)
+
 
 @admin.register(StaffLookup)
 class StaffLookupAdmin(ReadOnlyAdmin):
-    list_display = ("at", "staff_username", "account", "start", "end", "via", "query")
+    list_display = (
+        "at", "staff_username", "staff_role", log_column("account", _("account looked at")), "start", "end", "via",
+        log_column("query", _("query")),
+    )  # fmt: skip
     list_filter = ("via",)
     search_fields = ("=account", "=staff_username")
     date_hierarchy = "at"

@@ -7,7 +7,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-# Looking at any mailbox's records: the staff search page and the event admin both need it.
+# Looking at any mailbox's records: the staff search page, the event admin and the bad-lines
+# admin all need it.
 LOOK_PERMISSION = "staff.view_any_mailbox"
 
 
@@ -22,10 +23,12 @@ class StaffLookup(models.Model):
     SEARCH = "search"
     EXPORT = "export"
     ADMIN = "admin"
+    BAD_LINES = "bad_lines"
     VIA_CHOICES = [
         (SEARCH, _("staff search page")),
         (EXPORT, _("staff CSV export")),
         (ADMIN, _("event admin")),
+        (BAD_LINES, _("bad-lines admin")),
     ]
 
     at = models.DateTimeField(_("looked at"), default=timezone.now)
@@ -38,6 +41,10 @@ class StaffLookup(models.Model):
         related_name="+",
     )
     staff_username = models.CharField(_("staff user name"), max_length=150)
+    # What the owner is told instead of the name: the staff member's groups at the time
+    # (e.g. "help desk"), "" for staff in no group. Kept as text, like the name.
+    staff_role = models.CharField(_("staff role"), max_length=300, blank=True, default="")
+    # A look at bad lines names the accounts those lines mention, or "" when none is recognisable.
     account = models.TextField(_("account looked at"))
     # The half-open range [start, end) of the records shown; null means "any time".
     start = models.DateTimeField(_("from"), null=True, blank=True)

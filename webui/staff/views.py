@@ -9,6 +9,7 @@ from django.core import signing
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from webui.records.forms import SearchForm
@@ -22,9 +23,12 @@ TIMELINE_MAX_AGE = 3600  # seconds a page's timeline link stays valid
 
 
 def staff_only(view):
-    """Signed in (as staff, through the admin's sign-in) and holding LOOK_PERMISSION; else 403, nothing read."""
+    """Signed in (as staff, through the admin's sign-in) and holding LOOK_PERMISSION; else 403, nothing read.
+
+    Never cached (Cache-Control: no-store), like the owner's pages.
+    """
     view = permission_required(LOOK_PERMISSION, raise_exception=True)(view)
-    return require_GET(login_required(view, login_url=reverse_lazy("admin:login")))
+    return never_cache(require_GET(login_required(view, login_url=reverse_lazy("admin:login"))))
 
 
 def _with_account(query: str | None, account: str) -> str | None:
