@@ -1,21 +1,22 @@
 """The mailbox owner's pages: the day view, its CSV export and timeline, the Message-ID search.
 
-Every view reads the account from the signed-in user (mailbox_account) and from nothing
-else: no URL or form parameter names an account. Staff pages reuse `day_context`,
-`export_response` and `timeline_response` with an account of their choosing.
+Every view reads the account from the signed-in owner (mailbox_account, behind
+owner_required) and from nothing else: no URL or form parameter names an account. Staff
+pages reuse `day_context`, `export_response` and `timeline_response` with an account of
+their choosing.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from webui.accounts import mailbox_account
+from webui.accounts.decorators import owner_required
 from webui.records import export, svg
 from webui.records.forms import Period, PeriodForm, SearchForm
 from webui.records.queries import (
@@ -64,9 +65,9 @@ def _period(request: HttpRequest) -> tuple[PeriodForm, Period | None]:
 
 
 @require_GET
-@login_required
+@owner_required
 def day(request: HttpRequest) -> HttpResponse:
-    account = mailbox_account(request.user)
+    account = mailbox_account(request)
     form, period = _period(request)
     if period is None:
         context = {
@@ -119,7 +120,7 @@ def _owner_period_view(build):
     """A GET view answering `build(<the signed-in user's account>, <the requested period>)`."""
 
     @require_GET
-    @login_required
+    @owner_required
     def view(request: HttpRequest) -> HttpResponse:
         form, period = _period(request)
         if period is None:
@@ -127,7 +128,7 @@ def _owner_period_view(build):
                 f"{name}: {e}" for name, errs in form.errors.items() if name != "__all__" for e in errs
             ]
             return HttpResponse("\n".join(errors), status=400, content_type="text/plain; charset=utf-8")
-        return build(mailbox_account(request.user), period)
+        return build(mailbox_account(request), period)
 
     return view
 
@@ -137,9 +138,9 @@ timeline_svg = _owner_period_view(timeline_response)
 
 
 @require_GET
-@login_required
+@owner_required
 def search(request: HttpRequest) -> HttpResponse:
-    account = mailbox_account(request.user)
+    account = mailbox_account(request)
     form = SearchForm(request.GET if "q" in request.GET else None)
     rows = None
     if form.is_bound and form.is_valid():
