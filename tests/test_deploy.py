@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -71,7 +72,7 @@ def test_the_image_build_step_loads_the_settings_with_only_its_throwaway_values(
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),
-        "DJANGO_SECRET_KEY": "build-only",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DATABASE_URL": "postgresql://build@localhost/build",
     }
     done = subprocess.run(
@@ -115,7 +116,7 @@ def test_gunicorn_starts_with_the_config_answers_the_compose_healthcheck_and_sto
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
-        "DJANGO_SECRET_KEY": "test-only-secret",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_SETTINGS_MODULE": "webui.settings",
         "MAILTRAIL_BIND": f"127.0.0.1:{port}",
         "MAILTRAIL_WEB_WORKERS": "1",
