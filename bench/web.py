@@ -165,7 +165,7 @@ def sign_in(users: int, accounts: int) -> list[str]:
     for a in picks:
         user = get_user_model().objects.create_user(account_name(a))
         client = Client()
-        client.force_login(user)
+        client.force_login(user, backend="webui.accounts.backends.ImapBackend")  # as an owner (decision 0005)
         cookies.append(client.cookies["sessionid"].value)
     from django.db import connections
 
