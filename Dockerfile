@@ -22,11 +22,12 @@ COPY deploy ./deploy
 RUN pip install .
 
 # Static files and translations are built into the image; the settings need a secret and a
-# database URL to load, not to be used, so throwaway values do here.
-RUN DJANGO_SECRET_KEY=build-only DATABASE_URL=postgresql://build@localhost/build \
-        python manage.py collectstatic --noinput --verbosity 0 \
-    && DJANGO_SECRET_KEY=build-only DATABASE_URL=postgresql://build@localhost/build \
-        python manage.py compilemessages --verbosity 0
+# database URL to load, not to be used, so throwaway values do here (a random key: the
+# settings refuse a short or well-known one).
+RUN export DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+        DATABASE_URL=postgresql://build@localhost/build \
+    && python manage.py collectstatic --noinput --verbosity 0 \
+    && python manage.py compilemessages --verbosity 0
 
 # Uid 10001, no shell, no home: nothing in the container runs as root.
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin mailtrail

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import statistics
 import sys
@@ -178,7 +179,7 @@ def time_admin(url: str, terms: dict[str, str], runs: int) -> dict[str, float]:
     os.environ.update(
         DATABASE_URL=url,
         DJANGO_SETTINGS_MODULE="webui.settings",
-        DJANGO_SECRET_KEY="bench-only-secret",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         DJANGO_ALLOWED_HOSTS="testserver",
     )
     import django

@@ -32,6 +32,7 @@ import multiprocessing as mp
 import os
 import random
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -183,7 +184,15 @@ def owner_pages(msgids: list[str]) -> list[str]:
 
 def staff_session(b: Browser, name: str, password: str) -> None:
     page = b.request("GET", "/admin/login/?next=/admin/")
-    form = {"csrfmiddlewaretoken": b.csrf(page), "username": name, "password": password, "next": "/admin/"}
+    key = re.search(r'name="captcha_0" value="([^"]+)"', page)
+    form = {
+        "csrfmiddlewaretoken": b.csrf(page),
+        "username": name,
+        "password": password,
+        "captcha_0": key.group(1) if key else "",
+        "captcha_1": "passed",
+        "next": "/admin/",
+    }
     b.request("POST", "/admin/login/?next=/admin/", form, expect=(302,), kind="signin")
 
 
@@ -270,7 +279,7 @@ def django_env(url: str, tmp: Path, settings: str) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": url,
         "DJANGO_SETTINGS_MODULE": settings,
-        "DJANGO_SECRET_KEY": "soak-only-secret",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_HTTPS": "no",  # plain HTTP on the loopback; TLS is the proxy's
         "MAILTRAIL_DOMAINS": "example.edu",

@@ -30,6 +30,7 @@ import argparse
 import http.client
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -51,7 +52,7 @@ from bench.common import free_port, say  # noqa: E402
 from mailtrail.database import embedded_url, sqlalchemy_url  # noqa: E402
 
 GOAL_P95_MS = 25.0
-SECRET = "bench-web-secret-not-for-production"
+SECRET = secrets.token_urlsafe(50)  # the settings refuse a short key without DEBUG
 COLUMNS = (
     "ts, host, protocol, kind, account, ip, session, deleted, messages, size, mailbox, message_id, "
     "attempts, reason, source_id, line_offset"
@@ -164,7 +165,7 @@ def sign_in(users: int, accounts: int) -> list[str]:
     for a in picks:
         user = get_user_model().objects.create_user(account_name(a))
         client = Client()
-        client.force_login(user)
+        client.force_login(user, backend="webui.accounts.backends.ImapBackend")  # as an owner (decision 0005)
         cookies.append(client.cookies["sessionid"].value)
     from django.db import connections
 

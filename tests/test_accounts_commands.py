@@ -9,6 +9,8 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.test import RequestFactory
 
+from webui.accounts import DEMO_BACKEND
+
 pytestmark = pytest.mark.django_db
 
 
@@ -26,12 +28,15 @@ def test_it_creates_alice_and_bob_who_can_sign_in_with_the_printed_passwords(set
     printed = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
     assert set(printed) == {"alice@example.edu", "bob@example.edu"}
     request = RequestFactory().post("/accounts/login/")
-    user = authenticate(request, username="alice@example.edu", password=printed["alice@example.edu"])
+    user = authenticate(
+        request, username="alice@example.edu", password=printed["alice@example.edu"], mailbox_sign_in=True
+    )
     assert user is not None and user.username == "alice@example.edu"
+    assert user.backend == DEMO_BACKEND  # the owner's form signs demo users in as mailbox owners
 
 
 def test_it_resets_a_demo_password_when_run_again(settings, capsys) -> None:
-    settings.DEBUG = True
+    settings.MAILTRAIL_DEMO = True
     call_command("demo_users")
     User.objects.filter(username="bob@example.edu").update(password=make_password("changed"))
     call_command("demo_users")

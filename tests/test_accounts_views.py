@@ -56,6 +56,18 @@ def form(account: str = "alice", password: str | None = None, **extra: str) -> d
     return data | extra
 
 
+def admin_form(username: str, password: str, **extra: str) -> dict[str, str]:
+    """The admin's sign-in form, its captcha answered as the test mode accepts."""
+    data = {
+        "username": username,
+        "password": password,
+        "next": "/admin/",
+        "captcha_0": "any",
+        "captcha_1": "PASSED",
+    }
+    return data | extra
+
+
 def errors(response) -> str:
     """The words of the page's error box."""
     match = re.search(r'class="form-errors"[^>]*>(.*?)</(?:div|p)>', response.content.decode(), re.S)
@@ -139,7 +151,6 @@ def test_it_tells_the_owner_when_the_mail_server_is_down(client: Client, setting
     assert errors(response) == UNAVAILABLE_ZH
     assert WRONG_ZH not in response.content.decode()
     assert "mail server of example.edu cannot check passwords" in caplog.text  # for the operator
-    assert not AccessAttempt.objects.exists()  # an outage locks nobody out
 
 
 def test_it_never_asks_the_mail_server_when_the_captcha_is_wrong(client: Client, mail, monkeypatch) -> None:
@@ -345,11 +356,9 @@ def test_staff_sign_in_at_the_admin_with_a_local_password_never_asked_of_the_mai
 ) -> None:
     User.objects.create_user("carol", password="carol-staff-password", is_staff=True, is_superuser=True)
     mark = mail.mark()
-    wrong = client.post("/admin/login/", {"username": "carol", "password": "guess", "next": "/admin/"})
+    wrong = client.post("/admin/login/", admin_form("carol", "guess"))
     assert wrong.status_code == 200 and signed_in_as(client) is None
-    right = client.post(
-        "/admin/login/", {"username": "carol", "password": "carol-staff-password", "next": "/admin/"}
-    )
+    right = client.post("/admin/login/", admin_form("carol", "carol-staff-password"))
     assert right.status_code == 302 and signed_in_as(client) == "carol"
     assert b"carol" not in mail.read_log(mark)
 
@@ -376,3 +385,56 @@ def test_behind_a_proxy_it_counts_the_address_the_proxy_saw(settings) -> None:
     assert attempt.ip_address == "198.51.100.66"
     alice = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="192.0.2.10")
     assert alice.post("/accounts/login/", form("alice")).status_code == 302
+
+
+def test_failed_sign_ins_lock_the_account_while_the_mail_server_is_unreachable(
+    client: Client, settings, mail
+) -> None:
+    settings.AXES_FAILURE_LIMIT = 5
+    down = server_at("127.0.0.1", free_port())
+    settings.MAILTRAIL_MAIL_DOMAINS = {"example.edu": MailDomain("example.edu", down, "full")}
+    statuses = [client.post("/accounts/login/", form("bob", "guess")).status_code for _ in range(8)]
+    assert statuses == [503] * 4 + [429] * 4
+    assert AccessAttempt.objects.get().failures_since_start == 8  # every try counted
+    # the mail server is back: the right password is refused, and the server not even asked
+    settings.MAILTRAIL_MAIL_DOMAINS = {
+        "example.edu": MailDomain("example.edu", server_at(mail.host, mail.imap_port), "full"),
+    }
+    mark = mail.mark()
+    right = client.post("/accounts/login/", form("bob"))
+    assert right.status_code == 429 and errors(right) == LOCKED_ZH
+    assert signed_in_as(client) is None
+    assert f"user=<{BOB}>".encode() not in mail.read_log(mark)
+
+
+def test_the_admin_sign_in_and_the_owners_form_share_one_lock_out(client: Client, settings, mail) -> None:
+    settings.AXES_FAILURE_LIMIT = 3
+    for _ in range(2):
+        assert client.post("/admin/login/", admin_form("Bob@Example.edu", "guess")).status_code == 200
+    assert client.post("/accounts/login/", form("bob", "guess")).status_code == 429
+    assert client.post("/accounts/login/", form("bob")).status_code == 429
+    User.objects.create_user("carol", password="carol-staff-password", is_staff=True)
+    for _ in range(3):
+        client.post("/accounts/login/", form("carol", "guess"))
+    # carol@example.edu is locked, not carol: the admin knows her by her own name
+    assert client.post("/admin/login/", admin_form("carol", "carol-staff-password")).status_code == 302
+
+
+def test_the_admin_sign_in_asks_for_the_captcha_before_any_password(client: Client, monkeypatch) -> None:
+    monkeypatch.setattr(captcha_settings, "CAPTCHA_TEST_MODE", False)
+    User.objects.create_user("carol", password="carol-staff-password", is_staff=True)
+    page = client.get("/admin/login/").content.decode()
+    key = re.search(r'name="captcha_0" value="([0-9a-f]+)"', page).group(1)
+    assert 'src="/captcha/image/' in page
+    wrong = client.post(
+        "/admin/login/", admin_form("carol", "carol-staff-password", captcha_0=key, captcha_1="WRONG")
+    )
+    assert wrong.status_code == 200 and signed_in_as(client) is None
+    assert not AccessAttempt.objects.exists()  # a wrong captcha never reaches the password check
+    page = client.get("/admin/login/").content.decode()
+    key = re.search(r'name="captcha_0" value="([0-9a-f]+)"', page).group(1)
+    answer = CaptchaStore.objects.get(hashkey=key).response
+    right = client.post(
+        "/admin/login/", admin_form("carol", "carol-staff-password", captcha_0=key, captcha_1=answer)
+    )
+    assert right.status_code == 302 and signed_in_as(client) == "carol"

@@ -32,13 +32,14 @@ XSS_REASON = '"><svg onload=alert(3)>'
 
 @pytest.fixture
 def site(settings, monkeypatch, engine, clean_db) -> Iterator[None]:
-    """Alice (a local user with a known password) and her records; the captcha accepts PASSED."""
+    """Alice (a demo user with a known password) and her records; the captcha accepts PASSED."""
     from webui.accounts.config import MailDomain, MailServer
 
-    # ModelBackend accepts alice's local password before the IMAP backend is asked, so the
-    # mail server named here is never contacted.
+    # In demo mode the demo backend accepts alice's local password before the IMAP backend is
+    # asked, so the mail server named here is never contacted.
     server = MailServer(host="127.0.0.1", port=9, security="none", timeout=1, verify=True, ca_file=None)
     settings.MAILTRAIL_MAIL_DOMAINS = {"example.edu": MailDomain("example.edu", server, "full")}
+    settings.MAILTRAIL_DEMO = True
     monkeypatch.setattr(captcha_settings, "CAPTCHA_TEST_MODE", True)
     ensure_test_partitions(engine)
     get_user_model().objects.create_user(ALICE, password=PASSWORD)

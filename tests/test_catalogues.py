@@ -44,9 +44,7 @@ def extract(app: str, workdir: Path) -> Path:
     for template in APPS[app]:
         shutil.copy(template, workdir / "templates" / template.name)
     (workdir / "locale").mkdir()
-    env = dict(
-        os.environ, PYTHONPATH=str(PROJECT_DIR), DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "x")
-    )
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_DIR))  # webui.settings_test makes up a secret key
     subprocess.run(
         [sys.executable, "-m", "django", "makemessages", "--settings", "webui.settings_test", "-l", "en",
          "--no-location", "--no-obsolete", "--no-wrap"],

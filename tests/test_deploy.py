@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -71,7 +72,7 @@ def test_the_image_build_step_loads_the_settings_with_only_its_throwaway_values(
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),
-        "DJANGO_SECRET_KEY": "build-only",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DATABASE_URL": "postgresql://build@localhost/build",
     }
     done = subprocess.run(
@@ -115,7 +116,7 @@ def test_gunicorn_starts_with_the_config_answers_the_compose_healthcheck_and_sto
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
-        "DJANGO_SECRET_KEY": "test-only-secret",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_SETTINGS_MODULE": "webui.settings",
         "MAILTRAIL_BIND": f"127.0.0.1:{port}",
         "MAILTRAIL_WEB_WORKERS": "1",
@@ -143,3 +144,18 @@ def test_gunicorn_starts_with_the_config_answers_the_compose_healthcheck_and_sto
         out, _ = server.communicate(timeout=40)
     assert server.returncode == 0, out
     assert "Shutting down: Master" in out
+
+
+def test_the_app_port_is_reachable_from_the_loopback_only_unless_the_operator_binds_it_elsewhere():
+    # behind a proxy (MAILTRAIL_PROXY_COUNT > 0) a client that reaches gunicorn directly could
+    # forge X-Forwarded-For; docs/operations.md says how to keep the port for the proxy
+    env = {k: v for k, v in os.environ.items() if k != "MAILTRAIL_BIND"}
+    done = subprocess.run(
+        [sys.executable, "-c", "import runpy; print(runpy.run_path('deploy/gunicorn.conf.py')['bind'])"],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.stdout.strip() == "127.0.0.1:8000", done.stderr
+    assert all(port.startswith("127.0.0.1:") for port in SERVICES["web"]["ports"])
+    operations = (PROJECT_DIR / "docs" / "operations.md").read_text()
+    section = operations.split("### The app port is for the proxy only", 1)[1].split("###", 1)[0]
+    assert "MAILTRAIL_PROXY_COUNT" in section and "MAILTRAIL_BIND=unix:" in section

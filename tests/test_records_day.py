@@ -19,6 +19,7 @@ from tests.test_records_support import (  # noqa: F401
     today,
     yesterday,
 )
+from webui.accounts import IMAP_BACKEND
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def alice(client):
     user = get_user_model().objects.create_user(ALICE)
-    client.force_login(user)
+    client.force_login(user, backend=IMAP_BACKEND)
     return client
 
 

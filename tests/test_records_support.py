@@ -107,11 +107,13 @@ def ensure_test_partitions(engine) -> None:
 
 
 def sign_in(client, username: str):
-    """`client`, signed in as a Django user named after the mailbox `username`."""
+    """`client`, signed in as the owner of the mailbox `username` (as the IMAP backend signs one in)."""
     from django.contrib.auth import get_user_model
 
+    from webui.accounts import IMAP_BACKEND
+
     user, _ = get_user_model().objects.get_or_create(username=username)
-    client.force_login(user)
+    client.force_login(user, backend=IMAP_BACKEND)
     return client
 
 

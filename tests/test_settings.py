@@ -14,6 +14,7 @@ from django.core import checks
 from django.db import connection
 from django.test import Client
 
+from tests.dovecot_server import free_port
 from webui.accounts.config import FIELDS, MailDomain, MailServer
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -87,6 +88,46 @@ def test_a_misconfigured_variable_stops_startup_with_its_name(name: str, value: 
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith("django.core.exceptions.ImproperlyConfigured")
     assert name in last_line
+
+
+def env_example_value(name: str) -> str:
+    (line,) = [x for x in (PROJECT / ".env.example").read_text().splitlines() if x.startswith(name + "=")]
+    return line.partition("=")[2]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        env_example_value("DJANGO_SECRET_KEY"),  # .env.example copied and not edited
+        "change-me-to-a-long-random-string",  # the placeholder older copies carry
+        "dev-insecure-key-set-DJANGO_SECRET_KEY",
+        "short-but-random-" + secrets.token_urlsafe(8),
+        "django-insecure-" + secrets.token_urlsafe(50),
+        "a" * 60,
+    ],
+)
+def test_a_site_without_debug_refuses_to_start_with_a_placeholder_or_short_secret_key(key: str) -> None:
+    result = manage("check", env=production_env(DJANGO_SECRET_KEY=key))
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("django.core.exceptions.ImproperlyConfigured")
+    assert "DJANGO_SECRET_KEY" in last_line
+
+
+def test_a_500_in_production_writes_its_traceback_to_stderr() -> None:
+    # a database nobody listens on: the sign-in page's captcha cannot be stored, a real 500
+    env = production_env(DATABASE_URL=f"postgresql://mailtrail_web@127.0.0.1:{free_port()}/mailtrail")
+    script = (
+        "from django.test import Client; "
+        "r = Client(raise_request_exception=False).get("
+        "'/accounts/login/', secure=True, headers={'host': 'mailtrail.example.edu'}); "
+        "print(r.status_code)"
+    )
+    result = manage("shell", "-c", script, env=env)
+    assert result.stdout.strip().splitlines()[-1] == "500", result.stderr
+    assert "ERROR django.request: Internal Server Error: /accounts/login/" in result.stderr
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "OperationalError" in result.stderr
 
 
 def test_gunicorns_entry_point_stops_the_same_way() -> None:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
+from django.core import signing
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from tests.test_staff_support import ALICE, ALICE_IP, BOB, BOB_IP, alice_and_bob, staff_user
 from webui.staff import lookups_of
+from webui.staff import views as staff_views
 from webui.staff.models import StaffLookup
+from webui.staff.views import TIMELINE_SALT
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_db")]
 
@@ -100,4 +105,45 @@ def test_the_timeline_needs_the_signed_link_from_an_audited_page(carol, events):
     token = page.context["timeline_token"]
     assert carol.get(reverse("staff:timeline"), {"t": token}).status_code == 200
     assert carol.get(reverse("staff:timeline"), {"t": token[:-2] + "xx"}).status_code == 400
-    assert StaffLookup.objects.count() == 1
+    assert StaffLookup.objects.count() == 2  # the page, and the one use of its image link
+
+
+def test_each_use_of_a_timeline_link_is_audited_with_its_user_account_and_range(carol, events):
+    page = carol.get(reverse("staff:search"), {"account": ALICE})
+    (seen_page,) = StaffLookup.objects.all()
+    for _ in range(2):  # a replay by the same staff member is answered, and recorded again
+        assert carol.get(reverse("staff:timeline"), {"t": page.context["timeline_token"]}).status_code == 200
+    uses = StaffLookup.objects.exclude(pk=seen_page.pk)
+    assert uses.count() == 2
+    for use in uses:
+        assert (use.staff_username, use.account, use.start, use.end) == (
+            "carol", ALICE, seen_page.start, seen_page.end,
+        )  # fmt: skip
+        assert use.query.startswith("timeline.svg ")
+
+
+def test_a_timeline_link_made_for_another_staff_member_is_refused_unread_and_unrecorded(client, events):
+    client.force_login(staff_user("carol", may_look=True))
+    token = client.get(reverse("staff:search"), {"account": ALICE}).context["timeline_token"]
+    dave = Client()
+    dave.force_login(staff_user("dave", may_look=True))
+    before = StaffLookup.objects.count()
+    response = dave.get(reverse("staff:timeline"), {"t": token})
+    assert response.status_code == 403
+    assert ALICE not in response.content.decode()
+    assert StaffLookup.objects.count() == before
+
+
+def test_a_timeline_link_of_the_old_form_without_its_staff_member_is_refused(carol, events):
+    # signed with the site's key, as links were before they named their staff member
+    token = signing.dumps({"account": ALICE, "query": "?"}, salt=TIMELINE_SALT)
+    assert carol.get(reverse("staff:timeline"), {"t": token}).status_code == 400
+    assert not StaffLookup.objects.exists()
+
+
+def test_an_expired_timeline_link_is_refused(carol, events, monkeypatch):
+    token = carol.get(reverse("staff:search"), {"account": ALICE}).context["timeline_token"]
+    monkeypatch.setattr(staff_views, "TIMELINE_MAX_AGE", 0)
+    time.sleep(1.1)  # signing's timestamps count whole seconds
+    assert carol.get(reverse("staff:timeline"), {"t": token}).status_code == 400
+    assert StaffLookup.objects.count() == 1  # the page only

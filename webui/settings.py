@@ -25,12 +25,31 @@ def _proxy_ssl_header(name: str) -> tuple[str, str] | None:
     return "HTTP_" + header.strip().upper().replace("-", "_"), value.strip()
 
 
+# Values that must never sign anything on a real site: the development key below, and the
+# placeholder older copies of .env.example carried (the current one leaves the key empty).
+_KNOWN_KEYS = {"dev-insecure-key-set-DJANGO_SECRET_KEY", "change-me-to-a-long-random-string"}
+
+
+def _secret_key(debug: bool) -> str:
+    """DJANGO_SECRET_KEY; without DEBUG it must be long and random (Django's own W009 rule, enforced)."""
+    key = env_str("DJANGO_SECRET_KEY", "dev-insecure-key-set-DJANGO_SECRET_KEY" if debug else None)
+    if not debug and (
+        key in _KNOWN_KEYS or len(key) < 50 or len(set(key)) < 5 or key.startswith("django-insecure-")
+    ):
+        raise ConfigError(
+            "DJANGO_SECRET_KEY must be a long random value (at least 50 characters, not a placeholder): "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    return key
+
+
 # A misconfigured variable stops every entry point (runserver, gunicorn, manage.py, tests)
 # here, with the variable's name in the message.
 try:
     DEBUG = env_bool("DJANGO_DEBUG", False)
-    # Development without a secret gets a fixed, clearly-marked one; production must set it.
-    SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-insecure-key-set-DJANGO_SECRET_KEY" if DEBUG else None)
+    # Development without a secret gets a fixed, clearly-marked one; production must set a
+    # real one: anyone who knows the key can forge sessions and the staff's signed links.
+    SECRET_KEY = _secret_key(DEBUG)
     ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
     CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
     DATABASES = {"default": django_database()}
@@ -116,11 +135,13 @@ TEMPLATES = [
 
 # --- sign-in -------------------------------------------------------------------------
 # Axes first: a locked-out account+address is refused before any password is checked.
-# ModelBackend before IMAP: staff and demo users have local passwords; IMAP-made users
-# have unusable ones, so ModelBackend passes them on to the mail server.
+# Local passwords serve the admin's sign-in only; the owner's form asks the demo (in demo
+# mode) and the mail server. Only those two make a session that owns a mailbox
+# (webui.accounts.mailbox_account).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "webui.accounts.backends.LocalPasswordBackend",
+    "webui.accounts.backends.DemoBackend",
     "webui.accounts.backends.ImapBackend",
 ]
 LOGIN_URL = "accounts:login"
@@ -143,6 +164,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "webui.accounts.views.locked_out"
 AXES_CLIENT_IP_CALLABLE = "webui.accounts.middleware.client_ip"
 AXES_SENSITIVE_PARAMETERS = ["password"]
+# One count per account for the owner's form and the admin's sign-in alike (`Alice@…` is alice)
+AXES_USERNAME_CALLABLE = "webui.accounts.middleware.client_username"
 
 CAPTCHA_FONT_SIZE = 30
 CAPTCHA_LETTER_ROTATION = (-25, 25)
@@ -179,11 +202,25 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Passwords never reach a log: the backend logs account names only, and Django's error
 # reports hide POST fields named in sensitive_post_parameters (the sign-in view).
+# Without DEBUG, Django's own configuration sends a 500's traceback only to ADMINS by mail;
+# here it goes to stderr, where journald and `docker logs` keep it (docs/operations.md).
+# With DEBUG, Django's console handler prints it already.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"production": {"()": "django.utils.log.RequireDebugFalse"}},
+    "formatters": {"named": {"format": "%(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "errors": {
+            "class": "logging.StreamHandler",  # stderr
+            "filters": ["production"],
+            "formatter": "named",
+            "level": "ERROR",
+        },
+    },
     "loggers": {
         "webui": {"handlers": ["console"], "level": LOG_LEVEL},
+        "django.request": {"handlers": ["errors"], "level": "ERROR"},
     },
 }

@@ -1,8 +1,10 @@
 """Settings for the test suite: production settings with a throwaway secret and fast hashing."""
 
 import os
+import secrets
 
-os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-not-for-production")
+# a fresh random key per run: the settings refuse a short or well-known one without DEBUG
+os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
 
 from webui.settings import *  # noqa: E402,F403
 

@@ -3,6 +3,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from webui.accounts.forms import AdminSignInForm
+
+# The admin's sign-in gets the owner's captcha; both share one lock-out (django-axes).
+admin.site.login_form = AdminSignInForm
+admin.site.login_template = "accounts/admin_login.html"
+
 urlpatterns = [
     path("", include("webui.records.urls")),
     path("accounts/", include("webui.accounts.urls")),

@@ -1,7 +1,11 @@
-"""An authentication backend that asks the domain's IMAP server whether a mailbox password is right.
+"""Authentication backends: the mail server (owners), the demo (demo mode), local passwords (staff).
 
-Invariant: the password goes to the mail server and nowhere else. It is never stored (the
-Django user gets an unusable password), never logged, and never part of an exception message.
+Invariant: the mailbox password goes to the mail server and nowhere else. It is never stored
+(the Django user gets an unusable password), never logged, and never part of an exception message.
+
+Who may see a mailbox's records is decided by the backend that signed the session in
+(webui.accounts.mailbox_account, docs/decisions/0006-owners-proven-by-the-mail-server.md):
+only ImapBackend and, in demo mode, DemoBackend prove that a user owns a mailbox.
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.backends import BaseBackend
+from django.contrib.auth.backends import BaseBackend, ModelBackend
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.hashers import make_password
 from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
 
 from webui.accounts.config import MailDomain, MailServer
+from webui.accounts.demo import demo_allowed, demo_usernames
 from webui.accounts.middleware import client_ip as client_address
 
 log = logging.getLogger(__name__)
@@ -233,7 +238,12 @@ class ImapBackend(BaseBackend):
         )
         if created:
             return user
-        if user.has_usable_password() or getattr(user, "is_staff", False) or not user.is_active:
+        if (
+            user.has_usable_password()
+            or getattr(user, "is_staff", False)
+            or getattr(user, "is_superuser", False)
+            or not user.is_active
+        ):
             log.warning("IMAP sign-in of %r refused: a local, staff or inactive user has that name", login)
             return None
         return user
@@ -245,3 +255,45 @@ class ImapBackend(BaseBackend):
         except User.DoesNotExist:
             return None
         return user if user.is_active else None
+
+
+class LocalPasswordBackend(ModelBackend):
+    """Django's password check, for the admin's sign-in only: never for the owner's form.
+
+    A local password proves nothing about a mailbox (anyone with the admin's user page can
+    set one), so the owner's form (mailbox_sign_in=True) does not even try it.
+    """
+
+    @sensitive_variables("password")
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        mailbox_sign_in: bool = False,
+        **kwargs: object,
+    ) -> AbstractBaseUser | None:
+        if mailbox_sign_in:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+class DemoBackend(ModelBackend):
+    """In demo mode (MAILTRAIL_DEMO), the demo users' published passwords on the owner's form.
+
+    Only the users `manage.py demo_users` makes (alice and bob of the first domain), and only
+    while demo mode is on: turning it off makes their sessions owners of nothing.
+    """
+
+    @sensitive_variables("password")
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        mailbox_sign_in: bool = False,
+        **kwargs: object,
+    ) -> AbstractBaseUser | None:
+        if not (mailbox_sign_in and demo_allowed()) or (username or "").lower() not in demo_usernames():
+            return None
+        return super().authenticate(request, username=username.lower(), password=password, **kwargs)

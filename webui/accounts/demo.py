@@ -14,7 +14,14 @@ class DemoRefused(Exception):
 
 
 def demo_allowed() -> bool:
-    return bool(settings.DEBUG or settings.MAILTRAIL_DEMO)
+    """Demo mode: MAILTRAIL_DEMO, and nothing else (DJANGO_DEBUG alone is development, not a demo)."""
+    return bool(settings.MAILTRAIL_DEMO)
+
+
+def demo_usernames() -> set[str]:
+    """The users `create_demo_users` makes: the only ones the demo backend signs in."""
+    domain = next(iter(settings.MAILTRAIL_MAIL_DOMAINS), None)
+    return {f"{name}@{domain}" for name in DEMO_PASSWORDS} if domain else set()
 
 
 def create_demo_users() -> dict[str, str]:
@@ -23,7 +30,7 @@ def create_demo_users() -> dict[str, str]:
     A user the IMAP backend made (unusable password) is a real mailbox owner: never touched.
     """
     if not demo_allowed():
-        raise DemoRefused("demo users need DJANGO_DEBUG=yes or MAILTRAIL_DEMO=yes")
+        raise DemoRefused("demo users need MAILTRAIL_DEMO=yes")
     domain = next(iter(settings.MAILTRAIL_MAIL_DOMAINS))
     User = get_user_model()
     created: dict[str, str] = {}

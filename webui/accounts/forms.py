@@ -1,4 +1,4 @@
-"""The owner's sign-in form: account, domain, password, captcha and language."""
+"""The sign-in forms: the owner's (account, domain, password, captcha, language) and the admin's."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from typing import Any
 from captcha.fields import CaptchaField
 from django import forms
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import authenticate
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.signals import user_login_failed
 from django.core.validators import RegexValidator
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -101,12 +103,35 @@ class SignInForm(forms.Form):
         try:
             user = authenticate(self.request, username=username, password=password, mailbox_sign_in=True)
         except MailServerUnavailable:
+            # Counted like a wrong password (django-axes listens to this signal): a guesser must
+            # not get free tries while the mail server is away, and the lock-out must not depend
+            # on whether the mail server is up. The owner is told the server is unavailable.
+            user_login_failed.send(sender=__name__, credentials={"username": username}, request=self.request)
+            self._refuse_locked_out()
             raise forms.ValidationError(self.error_messages["unavailable"], code="unavailable") from None
         if user is None:
-            if getattr(self.request, "axes_locked_out", False):
-                raise forms.ValidationError(self.error_messages["locked_out"], code="locked_out")
+            self._refuse_locked_out()
             raise forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login")
         if not user.is_active:
             raise forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login")
         self.user = user
         return cleaned
+
+    def _refuse_locked_out(self) -> None:
+        if getattr(self.request, "axes_locked_out", False):
+            raise forms.ValidationError(self.error_messages["locked_out"], code="locked_out")
+
+
+class AdminSignInForm(AdminAuthenticationForm):
+    """The admin's sign-in (local staff passwords) behind the same captcha as the owner's form.
+
+    Its failures count towards the same django-axes lock-out: both forms hand authenticate()
+    a `username`, and webui.accounts.middleware.client_username makes them one name.
+    """
+
+    captcha = CaptchaField(label=_("Verification code"))
+
+    def clean(self) -> dict[str, Any]:
+        if self.errors:
+            return self.cleaned_data  # a wrong captcha never reaches the password check nor the count
+        return super().clean()

@@ -39,3 +39,16 @@ def client_ip(request: HttpRequest) -> str:
         return remote
     hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
     return hops[-count] if len(hops) >= count else remote
+
+
+def client_username(request: HttpRequest, credentials: dict | None = None) -> str | None:
+    """The name the lock-out counts against: the same for the owner's form and the admin's.
+
+    Both hand authenticate() a `username` (the owner's form as `account@domain`); case and
+    surrounding space do not make a new name to guess under.
+    """
+    if credentials:
+        name = credentials.get("username")
+    else:
+        name = request.POST.get("username")
+    return name.strip().lower() if isinstance(name, str) else None

@@ -1,13 +1,13 @@
 """The mailbox owner's pages: the day view, its CSV export and timeline, the Message-ID search.
 
-Every view reads the account from the signed-in user (mailbox_account) and from nothing
-else: no URL or form parameter names an account. Staff pages reuse `day_context`,
-`export_response` and `timeline_response` with an account of their choosing.
+Every view reads the account from the signed-in owner (mailbox_account, behind
+owner_required) and from nothing else: no URL or form parameter names an account. Staff
+pages reuse `day_context`, `export_response` and `timeline_response` with an account of
+their choosing.
 """
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from webui.accounts import mailbox_account
+from webui.accounts.decorators import owner_required
 from webui.records import export, svg
 from webui.records.forms import LookupsForm, Period, PeriodForm, SearchForm
 from webui.records.queries import (
@@ -61,9 +62,9 @@ def _period(request: HttpRequest) -> tuple[PeriodForm, Period | None]:
 
 @never_cache  # Cache-Control: no-store: a mailbox's records stay out of shared and browser caches
 @require_GET
-@login_required
+@owner_required
 def day(request: HttpRequest) -> HttpResponse:
-    account = mailbox_account(request.user)
+    account = mailbox_account(request)
     form, period = _period(request)
     if period is None:
         context = {
@@ -109,7 +110,7 @@ def _owner_period_view(build):
 
     @never_cache
     @require_GET
-    @login_required
+    @owner_required
     def view(request: HttpRequest) -> HttpResponse:
         form, period = _period(request)
         if period is None:
@@ -117,7 +118,7 @@ def _owner_period_view(build):
                 f"{name}: {e}" for name, errs in form.errors.items() if name != "__all__" for e in errs
             ]
             return HttpResponse("\n".join(errors), status=400, content_type="text/plain; charset=utf-8")
-        return build(mailbox_account(request.user), period)
+        return build(mailbox_account(request), period)
 
     return view
 
@@ -128,10 +129,10 @@ timeline_svg = _owner_period_view(timeline_response)
 
 @never_cache
 @require_GET
-@login_required
+@owner_required
 def staff_lookups(request: HttpRequest) -> HttpResponse:
     """Every staff lookup of the owner's records, one line per day and staff role, paged by day."""
-    account = mailbox_account(request.user)
+    account = mailbox_account(request)
     form = LookupsForm(request.GET)
     if not form.is_valid():
         return render(request, "records/lookups.html", {"account": account, "form": form}, status=400)
@@ -148,9 +149,9 @@ def staff_lookups(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_GET
-@login_required
+@owner_required
 def search(request: HttpRequest) -> HttpResponse:
-    account = mailbox_account(request.user)
+    account = mailbox_account(request)
     form = SearchForm(request.GET if "q" in request.GET else None)
     rows = None
     if form.is_bound and form.is_valid():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -51,9 +52,7 @@ def search(request: HttpRequest) -> HttpResponse:
         context[key] = _with_account(context[key], account)
     for entry in context["legend"]:
         entry["url"] = _with_account(entry["url"], account)
-    # The timeline image belongs to this audited look: its link carries a signed, short-lived
-    # reference instead of a second audit row.
-    token = signing.dumps({"account": account, "query": context["plain_query"]}, salt=TIMELINE_SALT)
+    token = timeline_token(request.user, account, context["plain_query"])
     context["timeline_token"] = token
     context["timeline_src"] = reverse("staff:timeline") + "?" + urlencode({"t": token})
     return render(request, "staff/search.html", context)
@@ -70,13 +69,29 @@ def export_csv(request: HttpRequest) -> HttpResponse:
     return export_response(account, period)
 
 
+# The timeline image of a staff search page is fetched by its own request, through a link
+# that names the account. The link is signed (SECRET_KEY) and carries who it was made for,
+# which account and period, and when (signing's timestamp): it is refused for another staff
+# user, for a changed account or period, and after TIMELINE_MAX_AGE; each use is audited
+# like the page itself, so a replayed link still leaves a row.
+def timeline_token(user: AbstractBaseUser, account: str, query: str) -> str:
+    return signing.dumps({"staff": user.pk, "account": account, "query": query}, salt=TIMELINE_SALT)
+
+
 @staff_only
 def timeline_svg(request: HttpRequest) -> HttpResponse:
     try:
         ref = signing.loads(request.GET.get("t", ""), salt=TIMELINE_SALT, max_age=TIMELINE_MAX_AGE)
-    except signing.BadSignature:
+    except signing.BadSignature:  # forged, altered or expired (SignatureExpired is a subclass)
         return HttpResponse(status=400)
-    form = StaffSearchForm(QueryDict(ref["query"].lstrip("?")))
+    if not isinstance(ref, dict) or ref.keys() != {"staff", "account", "query"}:
+        return HttpResponse(status=400)
+    if ref["staff"] != request.user.pk:
+        return HttpResponse(status=403)
+    form = StaffSearchForm(QueryDict(str(ref["query"]).lstrip("?")))
     if not form.is_valid() or form.cleaned_data["account"] != ref["account"]:
         return HttpResponse(status=400)
-    return timeline_response(ref["account"], form.cleaned_data["period"])
+    account, period = ref["account"], form.cleaned_data["period"]
+    start, end = period.bounds
+    record_lookups(request.user, [account], start, end, StaffLookup.SEARCH, "timeline.svg " + ref["query"])
+    return timeline_response(account, period)

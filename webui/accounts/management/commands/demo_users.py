@@ -1,4 +1,4 @@
-"""`manage.py demo_users`: create alice and bob with known passwords (DEBUG or MAILTRAIL_DEMO only)."""
+"""`manage.py demo_users`: create alice and bob with known passwords (MAILTRAIL_DEMO only)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from webui.accounts.demo import DemoRefused, create_demo_users
 
 
 class Command(BaseCommand):
-    help = "Create or reset the demo users alice and bob with known passwords (DEBUG or MAILTRAIL_DEMO only)."
+    help = "Create or reset the demo users alice and bob with known passwords (MAILTRAIL_DEMO only)."
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
