@@ -123,6 +123,9 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "webui.accounts.backends.ImapBackend",
 ]
+# A demo has no mail server: its local users' wrong passwords are wrong, not an outage.
+if MAILTRAIL_DEMO:
+    AUTHENTICATION_BACKENDS[1] = "webui.accounts.demo.LocalPasswordBackend"
 # The site's own notice and footer (docs/configuration.md): who runs it, whom owners ask.
 MAILTRAIL_SITE_ORGANISATION = env_str("MAILTRAIL_SITE_ORGANISATION", "")
 MAILTRAIL_SITE_ORGANISATION_EN = env_str("MAILTRAIL_SITE_ORGANISATION_EN", "") or MAILTRAIL_SITE_ORGANISATION
