@@ -102,3 +102,27 @@ def test_on_a_desktop_the_legend_is_open_and_rows_are_a_table(long_values, live_
             page.evaluate("getComputedStyle(document.querySelector('#records tbody tr')).display")
             == "table-row"
         )
+
+
+@pytest.mark.parametrize("language", ["zh-hant", "en"])
+def test_the_staff_search_fits_a_phone_too(long_values, live_server, language, tmp_path):
+    from django.conf import settings
+    from django.test import Client
+
+    from tests.test_staff_support import staff_user
+
+    client = Client()
+    client.force_login(staff_user("carol", may_look=True))
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    with chromium_page(viewport={"width": 390, "height": 844}) as page:
+        page.context.add_cookies(
+            [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
+        )
+        page.goto(f"{live_server.url}/accounts/login/?language={language}")  # sets the language cookie
+        page.goto(f"{live_server.url}/staff/?account=alice%40example.edu")
+        page.wait_for_selector("#records")
+        page.screenshot(path=str(tmp_path / f"staff-{language}-390.png"))
+        assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate("window.innerWidth")
+        box = page.locator("#records tbody tr").first.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 844
+        assert LONG_MSGID in page.inner_text("#records")
