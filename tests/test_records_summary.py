@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from xml.etree import ElementTree
 
 import pytest
 from django.urls import reverse
@@ -114,6 +115,8 @@ def test_the_timeline_has_a_key_in_the_owners_language(client):
         assert f'fill="{colour}"/>' in zh  # the key's swatch: no title, unlike a bar
         assert words in zh
     assert "failed sign-in" in en and "登入失敗" not in en
+    for body in (zh, en):
+        ElementTree.fromstring(body)  # well-formed: a browser draws nothing of a broken SVG
 
 
 def test_it_keeps_a_range_of_days_in_the_timeline_picture(client):
