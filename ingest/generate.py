@@ -130,7 +130,8 @@ STORY_ACCOUNT = "alice@example.edu"
 STORY_OLD_PC_IP = "10.20.3.47"  # campus (the generator's campus is 10.16.0.0/12)
 STORY_OLD_PC = 600  # seconds between the old PC's polls
 STORY_PHONE = 900  # a slot in which the phone may open a session
-STORY_PHONE_IP_HOURS = 3  # the carrier gives the phone a new address about this often
+STORY_PHONE_IP_HOURS = 3  # the carrier gives the phone another address about this often
+STORY_PHONE_IPS = 6  # from this many
 STORY_ABROAD = 4 * 3600  # a slot in which a guesser abroad may try
 STORY_ABROAD_IPS = ("203.0.113.45", "198.51.100.182", "203.0.113.201", "198.51.100.23")
 STORY_PEOPLE_SEED = 20261205  # every story call builds the same accounts, with the same addresses
@@ -451,8 +452,10 @@ class _World:
         return length
 
     def _story_phone_ip(self, t: float) -> str:
+        # the carrier's NAT (100.64.0.0/10) hands out a few addresses again and again: after a
+        # week most of them are known, so that a day does not look like an attack
         slot = int(t // (STORY_PHONE_IP_HOURS * 3600))
-        r = Random(f"phone-ip-{slot}")  # carrier-grade NAT (100.64.0.0/10)
+        r = Random(f"phone-ip-{Random(f'phone-slot-{slot}').randrange(STORY_PHONE_IPS)}")
         return f"100.{64 + r.randrange(64)}.{r.randrange(256)}.{r.randrange(1, 255)}"
 
     def _story_phone(self, t: float, plan: Random, alice: _Account, dry: bool = False) -> float | None:
