@@ -51,6 +51,7 @@ def test_the_day_view_fits_a_phone_a_tablet_and_a_desktop(long_values, live_serv
             page.wait_for_selector("#records")
             assert page.evaluate("document.documentElement.lang") == language
             page.screenshot(path=str(tmp_path / f"day-{language}-{width}.png"), full_page=False)
+            page.screenshot(path=str(tmp_path / f"day-{language}-{width}-whole.png"), full_page=True)
 
             # no horizontal scrolling, whatever the values
             assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate(
@@ -74,6 +75,11 @@ def test_the_day_view_fits_a_phone_a_tablet_and_a_desktop(long_values, live_serv
             for value in (XSS_MSGID, LONG_MSGID, XSS_BOX, LONG_IP, "收件匣.2024"):
                 assert value in text, (width, value)
             assert page.locator("#records script, #records img, #records svg").count() == 0
+            # the timeline keeps a readable size (scrolling in its own box on a narrow screen)
+            page.wait_for_function("document.querySelector('img.timeline').complete")
+            assert page.evaluate(
+                "document.querySelector('img.timeline').getBoundingClientRect().width"
+            ) >= min(760, width - 60)
         assert page.dialogs == []
 
 
