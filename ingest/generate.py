@@ -119,6 +119,23 @@ MIX = (("imap", 440), ("pop3", 150), ("delivery", 150), ("outbound", 40), ("reje
 HOURLY = (0.25, 0.2, 0.15, 0.15, 0.2, 0.3, 0.5, 0.9, 1.4, 1.7, 1.8, 1.7,
           1.5, 1.6, 1.7, 1.6, 1.4, 1.1, 0.9, 0.8, 0.7, 0.6, 0.45, 0.35)  # fmt: skip
 
+# The demo's story (story=True; scripts/demo.py). alice@example.edu thinks her mail vanishes:
+# her old office PC, still on the campus network, fetches it over POP3 every few minutes and
+# deletes it from the server, while her phone reads over IMAP from a mobile network whose
+# address changes every few hours; now and then someone abroad tries her password. The story
+# is timed by the clock, not by the seed (slot k of STORY_OLD_PC seconds has one poll, at a
+# time drawn from k alone), so that the demo's week of log and each few seconds its live writer
+# appends tell one story; an episode is written by the call whose period holds its end.
+STORY_ACCOUNT = "alice@example.edu"
+STORY_OLD_PC_IP = "10.20.3.47"  # campus (the generator's campus is 10.16.0.0/12)
+STORY_OLD_PC = 600  # seconds between the old PC's polls
+STORY_PHONE = 900  # a slot in which the phone may open a session
+STORY_PHONE_IP_HOURS = 3  # the carrier gives the phone another address about this often
+STORY_PHONE_IPS = 6  # from this many
+STORY_ABROAD = 4 * 3600  # a slot in which a guesser abroad may try
+STORY_ABROAD_IPS = ("203.0.113.45", "198.51.100.182", "203.0.113.201", "198.51.100.23")
+STORY_PEOPLE_SEED = 20261205  # every story call builds the same accounts, with the same addresses
+
 # The kinds of event the generated Dovecot lines stand for (imap has all; pop3 the first four).
 EVENT_KINDS = (LOGIN, LOGOUT, AUTH_FAIL, MESSAGE_DELETE, FLAG_DELETE, UNDELETE, COPY,
                MAILBOX_DELETE, MAILBOX_RENAME)  # fmt: skip
@@ -134,6 +151,12 @@ def sanitize(value: str, max_bytes: int) -> str:
 
 # Events are built before their second is formatted; the time is filled in when it is written.
 _UNSET: datetime = None  # type: ignore[assignment]
+
+
+def _plan(kind: str, k: int, every: int) -> tuple[float, Random]:
+    """Episode k of a story thread: its start, and the dice that decide the rest of it."""
+    plan = Random(f"{kind}-{k}")  # a str seed is hashed with SHA-512: the same in every process
+    return k * every + plan.random() * every * 0.8, plan
 
 
 class _Session:
@@ -172,7 +195,7 @@ class _World:
 
     def __init__(self, lines: int, days: float, accounts: int, seed: int, end: datetime | None,
                  host: str, *, truth: bool = False, hostile: bool = True, tz: tzinfo | None = None,
-                 auth_verbose: bool = False) -> None:  # fmt: skip
+                 auth_verbose: bool = False, story: bool = False) -> None:  # fmt: skip
         if lines < 0 or days <= 0 or accounts < 1:
             raise ValueError("lines must be >= 0, days > 0 and accounts >= 1")
         self.rng = Random(seed)
@@ -191,7 +214,9 @@ class _World:
         self.pid = 1000 + self.rng.randrange(200_000)
         self.qmgr_pid = self._next_pid()
         self.amavis_pids = [self._next_pid() for _ in range(3)]
-        self.accounts = [self._account(i) for i in range(accounts)]
+        self.story = story
+        people = Random(STORY_PEOPLE_SEED) if story else self.rng
+        self.accounts = [self._account(i, people) for i in range(accounts)]
         self.attackers = [f"198.18.{self.rng.randrange(256)}.{self.rng.randrange(1, 255)}"
                           for _ in range(max(8, accounts // 10))]  # fmt: skip
         self._ipbytes: dict[str, bytes] = {}
@@ -202,8 +227,7 @@ class _World:
 
     # --- world building -------------------------------------------------------------------
 
-    def _account(self, i: int) -> _Account:
-        r = self.rng
+    def _account(self, i: int, r: Random) -> _Account:
         if i < 2:
             name = ("alice", "bob")[i] + "@example.edu"  # the personas of the demo and tests
         else:
@@ -271,6 +295,8 @@ class _World:
     def _pick_account(self) -> _Account:
         # skewed: a few accounts are very busy, most are quiet
         acc = self.accounts
+        if self.story and len(acc) > 1:  # alice does only what her story says
+            return acc[1 + int((len(acc) - 1) * self.rng.random() ** 2)]
         return acc[int(len(acc) * self.rng.random() ** 2)]
 
     def _message(self, acct: _Account, inbox: bool = True) -> tuple[int, str, int, str]:
@@ -352,11 +378,15 @@ class _World:
         scenarios = self.scenarios
         count = len(scenarios)
         buckets, keys, filed, n = self.buckets, self._keys, self._count, self.n
+        episodes = self._story_episodes() if self.story else []
         stalled = 0
         while filed[0] < n:
             before = filed[0]
             t = self._time_at(before / n)
             sec = int(t)
+            while episodes and episodes[-1][0] <= t:
+                start, write = episodes.pop()
+                write(start)
             while keys and keys[0] < sec:
                 s = heappop(keys)
                 yield s, buckets.pop(s)
@@ -364,9 +394,120 @@ class _World:
             stalled = stalled + 1 if filed[0] == before else 0
             if stalled > 10_000:
                 break  # nothing fits before the end any more
+        while episodes:
+            start, write = episodes.pop()
+            write(start)
         while keys:
             s = heappop(keys)
             yield s, buckets.pop(s)
+
+    # --- the demo's story -----------------------------------------------------------------
+
+    def _story_episodes(self) -> list[tuple[float, Callable[[float], None]]]:
+        """alice's episodes that end in this period, latest first: (start, writer)."""
+        alice = next((a for a in self.accounts if a.name == STORY_ACCOUNT), None)
+        if alice is None:
+            return []
+        first, last = self.start, float(self.end_sec)
+        found: list[tuple[float, Callable[[float], None]]] = []
+        for every, kind, writer in (
+            (STORY_OLD_PC, "old-pc", self._story_old_pc),
+            (STORY_PHONE, "phone", self._story_phone),
+            (STORY_ABROAD, "abroad", self._story_abroad),
+        ):
+            # an episode lasts at most an hour: look that far back for one that ends here
+            for k in range(int((first - 3600) // every), int(last // every) + 1):
+                start, plan = _plan(kind, k, every)
+                length = writer(start, plan, alice, dry=True)
+                if length is not None and first < start + length <= last:
+                    found.append(
+                        (
+                            start,
+                            lambda t, w=writer, k=k, kind=kind, every=every: w(
+                                t, _plan(kind, k, every)[1], alice
+                            ),
+                        )
+                    )
+        found.sort(key=lambda e: e[0], reverse=True)
+        return found
+
+    def _story_old_pc(self, t: float, plan: Random, alice: _Account, dry: bool = False) -> float | None:
+        """The old PC: POP3 from one campus address, takes every message and deletes it (QUIT)."""
+        messages = int(plan.random() ** 2 * 5)  # mostly none or one new message since last time
+        length = 0.8 + plan.random() * 2 + messages * 0.4
+        if dry:
+            return length
+        s = self._login(t, "pop3", alice, STORY_OLD_PC_IP)
+        end = t + length
+        msgs = [self._message(alice) for _ in range(messages)]
+        size = sum(m[2] for m in msgs)
+        for msg in msgs:
+            self._mail_log(end, s, MESSAGE_DELETE, "expunge", "INBOX", msg)
+        self.put(
+            end,
+            f"{s.prefix}Disconnected: Logged out top=0/0, retr={messages}/{size}, del={messages}/{messages}, size={size}",
+            self.truth
+            and s.event(LOGOUT, deleted=messages, messages=messages, size=size, reason="Logged out"),
+        )
+        return length
+
+    def _story_phone_ip(self, t: float) -> str:
+        # the carrier's NAT (100.64.0.0/10) hands out a few addresses again and again: after a
+        # week most of them are known, so that a day does not look like an attack
+        slot = int(t // (STORY_PHONE_IP_HOURS * 3600))
+        r = Random(f"phone-ip-{Random(f'phone-slot-{slot}').randrange(STORY_PHONE_IPS)}")
+        return f"100.{64 + r.randrange(64)}.{r.randrange(256)}.{r.randrange(1, 255)}"
+
+    def _story_phone(self, t: float, plan: Random, alice: _Account, dry: bool = False) -> float | None:
+        """The phone: a short IMAP session, more often by day; now and then a message to Trash."""
+        if plan.random() > 0.35 * HOURLY[self._local(int(t)).tm_hour]:
+            return None
+        length = 3 + plan.random() ** 3 * 120  # a look at new mail (written when it ends: keep it short)
+        tidy = plan.random() < 0.15
+        quits = plan.random() < 0.7
+        if dry:
+            return length
+        s = self._login(t, "imap", alice, self._story_phone_ip(t))
+        trashed = 0
+        if tidy:
+            msg = self._message(alice)
+            copied = (alice.other_uid, *msg[1:])
+            alice.other_uid += 1
+            self._mail_log(t + 2, s, COPY, "copy from INBOX", "Trash", copied, source="INBOX")
+            self._mail_log(t + 2, s, MESSAGE_DELETE, "expunge", "INBOX", msg)
+            trashed = 1
+        reason = "Logged out" if quits else "Connection closed"
+        self.put(
+            t + length,
+            f"{s.prefix}Disconnected: {reason} in={120 + trashed * 90} out={900 + int(length) * 40} "
+            f"deleted=0 expunged={trashed} trashed={trashed} hdr_count=12 hdr_bytes=10440 body_count=1 "
+            f"body_bytes=38000",
+            self.truth
+            and s.event(
+                LOGOUT,
+                deleted=0,
+                expunged=trashed,
+                trashed=trashed,
+                bytes_in=120 + trashed * 90,
+                bytes_out=900 + int(length) * 40,
+                reason=reason,
+            ),  # fmt: skip
+        )
+        return length
+
+    def _story_abroad(self, t: float, plan: Random, alice: _Account, dry: bool = False) -> float | None:
+        """Someone abroad tries alice's password a few times."""
+        if plan.random() > 0.5:
+            return None
+        tries = 1 + int(plan.random() * 3)
+        ip = STORY_ABROAD_IPS[int(plan.random() * len(STORY_ABROAD_IPS))]
+        gaps = [5 + plan.random() * 40 for _ in range(tries)]
+        if dry:
+            return sum(gaps)
+        for gap in gaps:
+            t += gap
+            self._auth_fail(t, ip, STORY_ACCOUNT, known=True)
+        return sum(gaps)
 
     # --- Dovecot scenarios ----------------------------------------------------------------
 
@@ -740,7 +881,7 @@ def _blocks(world: _World, style: str) -> Iterator[str]:
     """Text of whole seconds, newline-terminated, cut at exactly `lines` lines."""
     if style not in ("rfc3164", "rfc3339"):
         raise ValueError(f"unknown style {style!r}: rfc3164 or rfc3339")
-    left = world.n
+    left = world.n if not world.story else 1 << 62  # a story's episodes come on top of `lines`
     host = world.host
     for sec, bodies in world.seconds():
         if len(bodies) > left:
@@ -763,7 +904,7 @@ def _blocks(world: _World, style: str) -> Iterator[str]:
 def generate_lines(lines: int, days: float = 1, accounts: int = 200, seed: int = 1,
                    end: datetime | None = None, host: str = "mx1", *, hostile: bool = True,
                    tz: tzinfo | None = None, style: str = "rfc3164",
-                   auth_verbose: bool = False) -> Iterator[str]:  # fmt: skip
+                   auth_verbose: bool = False, story: bool = False) -> Iterator[str]:  # fmt: skip
     """Yield exactly `lines` log lines (no newline), time-ordered, over `days` days to `end`.
 
     end defaults to now; timestamps are local time in `tz` (default: the machine's zone).
@@ -772,17 +913,21 @@ def generate_lines(lines: int, days: float = 1, accounts: int = 200, seed: int =
     `Nov 27 06:14:15 mx1 dovecot: …`) or "rfc3339" (`2026-11-27T06:14:15.003010+00:00 mx1 …`).
     auth_verbose: also the auth process's line per failed password check, as Dovecot writes
     with `auth_verbose = yes` (`auth: passwd-file(user,ip,<session>): Password mismatch`).
+    story: also the demo's story of alice's old PC, phone and a guesser abroad (STORY_*), on
+    top of `lines`; alice does nothing else then, and every account keeps its addresses
+    whatever the seed.
     The same arguments (with the same end) always give the same lines.
     """
-    world = _World(lines, days, accounts, seed, end, host, hostile=hostile, tz=tz, auth_verbose=auth_verbose)
+    world = _World(lines, days, accounts, seed, end, host, hostile=hostile, tz=tz, auth_verbose=auth_verbose,
+                   story=story)  # fmt: skip
     for block in _blocks(world, style):
         yield from block[:-1].split("\n")
 
 
 def generate_events(lines: int, days: float = 1, accounts: int = 200, seed: int = 1,
                     end: datetime | None = None, host: str = "mx1", *, hostile: bool = True,
-                    tz: tzinfo | None = None,
-                    auth_verbose: bool = False) -> Iterator[tuple[str, Event | None]]:  # fmt: skip
+                    tz: tzinfo | None = None, auth_verbose: bool = False,
+                    story: bool = False) -> Iterator[tuple[str, Event | None]]:  # fmt: skip
     """The same lines as generate_lines, each with the event it must become (None: no event).
 
     The Event is what should land in the database: ip of logout and mail_log events is the ip
@@ -792,9 +937,10 @@ def generate_events(lines: int, days: float = 1, accounts: int = 200, seed: int 
     "auth" with the reason "passwd-file: Password mismatch" (or "…: unknown user").
     """
     world = _World(
-        lines, days, accounts, seed, end, host, truth=True, hostile=hostile, tz=tz, auth_verbose=auth_verbose
-    )
-    left = lines
+        lines, days, accounts, seed, end, host, truth=True, hostile=hostile, tz=tz, auth_verbose=auth_verbose,
+        story=story,
+    )  # fmt: skip
+    left = lines if not story else 1 << 62
     for sec, bodies in world.seconds():
         prefix = _rfc3164_prefix(world, sec)
         ts = _aware(world, sec)
@@ -808,12 +954,13 @@ def generate_events(lines: int, days: float = 1, accounts: int = 200, seed: int 
 def write_log(path: str | Path | TextIO, lines: int, days: float = 1, accounts: int = 200,
               seed: int = 1, end: datetime | None = None, host: str = "mx1", *,
               hostile: bool = True, tz: tzinfo | None = None, style: str = "rfc3164",
-              auth_verbose: bool = False) -> int:  # fmt: skip
+              auth_verbose: bool = False, story: bool = False) -> int:  # fmt: skip
     """Write generate_lines(…) to path ('-' = stdout, a .gz name is gzip-compressed).
 
     Returns the number of lines written. Text is written in blocks of about a megabyte.
     """
-    world = _World(lines, days, accounts, seed, end, host, hostile=hostile, tz=tz, auth_verbose=auth_verbose)
+    world = _World(lines, days, accounts, seed, end, host, hostile=hostile, tz=tz, auth_verbose=auth_verbose,
+                   story=story)  # fmt: skip
     if not isinstance(path, (str, Path)):
         return _write(path, world, style)
     if str(path) == "-":
@@ -838,7 +985,7 @@ def _write(out: TextIO, world: _World, style: str) -> int:
             size = 0
     out.write("".join(chunk))
     out.flush()
-    return min(world.n, world.committed)
+    return world.committed if world.story else min(world.n, world.committed)
 
 
 def generate_command(args: argparse.Namespace) -> int:

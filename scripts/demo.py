@@ -1,9 +1,16 @@
 """`make run`: mailtrail on the embedded PostgreSQL with demo data, a live follower and the site.
 
 Steps: migrate; load the bundled sample logs (samples/) and print `ingest status`; write a
-week of generated log ending now to var/demo/mail.log; create the demo users; then run the
-follower on that log while a writer appends fresh lines every few seconds, and the Django
-development server on http://127.0.0.1:8000/ in the foreground. Ctrl-C stops everything.
+week of generated log ending now to var/demo/mail.log (or, when it is there from an earlier
+run, the time since that run); create the demo users; then run the follower on that log while
+a writer appends fresh lines every few seconds, and the Django development server on
+http://127.0.0.1:8000/ in the foreground. Ctrl-C stops everything; the next run goes on.
+
+The log tells the seed's story (ingest/generate.py, STORY_*): alice's old PC on the campus
+network fetches and deletes her mail over POP3 every ten minutes, her phone reads it over
+IMAP from a mobile network, and someone abroad now and then tries her password. The demo's
+zone is Asia/Taipei (MAILTRAIL_TZ) and its campus 10.16.0.0/12 (MAILTRAIL_CAMPUS_NETWORKS),
+unless the environment says otherwise.
 """
 
 from __future__ import annotations
@@ -16,16 +23,20 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest.generate import generate_lines, write_log  # noqa: E402
+from ingest.generate import STORY_OLD_PC_IP, generate_lines, write_log  # noqa: E402
 
 PY = sys.executable
 DEMO_ACCOUNTS = 60  # the generator's first two accounts are alice@ and bob@example.edu
+WEEK_LINES = 60_000
+# The log's first line is written with the story since this version; an older demo log is set aside.
+STORY_MARK = "written-until"  # beside the log: when the demo last appended to it (epoch seconds)
 
 
 def run(*cmd: str, env: dict[str, str]) -> None:
@@ -33,21 +44,48 @@ def run(*cmd: str, env: dict[str, str]) -> None:
     subprocess.run(cmd, cwd=ROOT, env=env, check=True)
 
 
-def append_live(log: Path, stop: threading.Event, every: float) -> None:
+def append(log: Path, lines: int, since: datetime, until: datetime, zone: ZoneInfo, seed: int) -> None:
+    """Append the log of [since, until) (the story's episodes on top of `lines` others)."""
+    days = max((until - since).total_seconds(), 1.0) / 86400
+    text = list(
+        generate_lines(lines, days=days, accounts=DEMO_ACCOUNTS, seed=seed, end=until, tz=zone, story=True)
+    )
+    with open(log, "a", encoding="utf-8") as fh:
+        if text:
+            fh.write("\n".join(text) + "\n")
+    (log.parent / STORY_MARK).write_text(f"{until.timestamp():.0f}\n")
+
+
+def write_demo_log(log: Path, zone: ZoneInfo, lines: int) -> None:
+    """A week of log ending now; or, after an earlier run, the time since it (up to a week)."""
+    now = datetime.now(zone)
+    mark = log.parent / STORY_MARK
+    if log.exists() and not mark.exists():
+        # a log from before the story (and maybe another zone): the follower leaves it be
+        log.rename(log.with_name("mail.log.before-story"))
+    if not log.exists():
+        log.parent.mkdir(parents=True, exist_ok=True)
+        print(f"+ writing a week of demo log to {log}", flush=True)
+        write_log(
+            log, lines=lines, days=7, accounts=DEMO_ACCOUNTS, seed=int(time.time()), tz=zone, story=True
+        )
+        mark.write_text(f"{now.timestamp():.0f}\n")
+        return
+    since = max(datetime.fromtimestamp(float(mark.read_text()), zone), now - timedelta(days=7))
+    gap = (now - since).total_seconds()
+    if gap > 1:
+        print(f"+ appending the {gap / 3600:.1f} hours since the last run to {log}", flush=True)
+        append(log, int(lines * gap / (7 * 86400)), since, now, zone, int(time.time()))
+
+
+def append_live(log: Path, stop: threading.Event, every: float, zone: ZoneInfo) -> None:
     """Append a few seconds' worth of fresh lines to the demo log, again and again."""
     rng = random.Random()
+    since = datetime.fromtimestamp(float((log.parent / STORY_MARK).read_text()), zone)
     while not stop.wait(every):
-        lines = list(
-            generate_lines(
-                rng.randrange(5, 30),
-                days=every / 86400,
-                accounts=DEMO_ACCOUNTS,
-                seed=rng.randrange(1 << 30),
-                end=datetime.now().astimezone(),
-            )
-        )
-        with open(log, "a", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
+        now = datetime.now(zone)
+        append(log, rng.randrange(5, 30), since, now, zone, rng.randrange(1 << 30))
+        since = now
 
 
 def _interrupt(*_: object) -> None:
@@ -61,14 +99,29 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=8000)
     ap.add_argument("--no-server", action="store_true", help="prepare data and exit (no follower, no site)")
+    ap.add_argument(
+        "--lines",
+        type=int,
+        default=WEEK_LINES,
+        help=f"lines of the demo's week of log (default {WEEK_LINES})",
+    )
     args = ap.parse_args()
+    try:
+        return demo(args)
+    except KeyboardInterrupt:  # Ctrl-C while preparing: the children have stopped too
+        return 130
 
+
+def demo(args: argparse.Namespace) -> int:
     env = {
+        "MAILTRAIL_TZ": "Asia/Taipei",  # the zone of the site the demo stands for
+        "MAILTRAIL_CAMPUS_NETWORKS": "10.16.0.0/12",  # the generator's campus
         **os.environ,
         "DJANGO_DEBUG": "1",
         "MAILTRAIL_DEMO": "1",
         "DJANGO_SETTINGS_MODULE": "webui.settings",
     }
+    zone = ZoneInfo(env["MAILTRAIL_TZ"])
     var = Path(env.get("MAILTRAIL_VAR_DIR", ROOT / "var"))
     var.mkdir(parents=True, exist_ok=True)
     var.chmod(0o755)  # as root, the embedded server runs as its own user and must get in
@@ -95,13 +148,15 @@ def main() -> int:
         "samples/mail.log",
         env=env,
     )
-    run(PY, "-m", "ingest", "status", env=env)
+    # Non-zero when a source is behind or stalled: after an earlier run, the demo log is
+    # behind by what was appended after its follower stopped. The follower below catches up.
+    print("+ python -m ingest status", flush=True)
+    status = subprocess.run([PY, "-m", "ingest", "status"], cwd=ROOT, env=env)
+    if status.returncode != 0:
+        print(f"  (ingest status exited {status.returncode}: the follower below catches up)", flush=True)
 
     demo_log = var / "demo" / "mail.log"
-    if not demo_log.exists():
-        demo_log.parent.mkdir(parents=True, exist_ok=True)
-        print(f"+ writing a week of demo log to {demo_log}", flush=True)
-        write_log(demo_log, lines=60_000, days=7, accounts=DEMO_ACCOUNTS, seed=int(time.time()))
+    write_demo_log(demo_log, zone, args.lines)
     users = subprocess.run(
         [PY, "manage.py", "demo_users"], cwd=ROOT, env=env, check=True, capture_output=True, text=True
     ).stdout
@@ -110,9 +165,18 @@ def main() -> int:
 
     children = [subprocess.Popen([PY, "-m", "ingest", "follow", str(demo_log)], cwd=ROOT, env=env)]
     stop = threading.Event()
-    threading.Thread(target=append_live, args=(demo_log, stop, 3.0), daemon=True).start()
-    print(f"\nmailtrail demo: http://127.0.0.1:{args.port}/  (staff admin: /admin/)")
-    print("sign in as (account, password):\n" + users, flush=True)
+    threading.Thread(target=append_live, args=(demo_log, stop, 3.0, zone), daemon=True).start()
+    print(f"\nmailtrail demo: http://127.0.0.1:{args.port}/  (time zone {zone.key})")
+    print(
+        "mailbox owners sign in there; help-desk staff at /admin/ (its index links the staff search, /staff/)"
+    )
+    print("(account or user, password):")
+    for line in users.splitlines():
+        print("  " + line + ("" if "@" in line.split("\t")[0] else "\t(help-desk staff)"))
+    print(
+        f"alice's old PC is {STORY_OLD_PC_IP}: it fetches and deletes her mail over POP3 every ten minutes\n",
+        flush=True,
+    )
     try:
         server = subprocess.Popen(
             [PY, "manage.py", "runserver", f"127.0.0.1:{args.port}", "--noreload"], cwd=ROOT, env=env

@@ -69,12 +69,27 @@ def test_it_refreshes_the_captcha_in_place_and_signs_alice_in_over_imap(page, li
     assert _csp_violations(page) == []
 
 
-def test_it_switches_the_sign_in_page_to_english_from_the_select(page, live_server) -> None:
+def test_it_switches_the_sign_in_page_to_english_from_the_select_keeping_what_was_typed(
+    page, live_server
+) -> None:
+    from playwright.sync_api import expect
+
     page.goto(live_server.url + "/accounts/login/")
     assert page.text_content("button.signin-submit").strip() == "登入"
+    page.fill("input[name=account]", "alice")
+    page.select_option("select[name=domain]", "example.edu")
+    page.fill("input[name=password]", USERS[ALICE])
+    key = page.input_value("input[name=captcha_0]")
+    page.fill("input[name=captcha_1]", CaptchaStore.objects.get(hashkey=key).response)
     page.select_option("select.signin-language", "en")
-    page.wait_for_url("**language=en")
-    assert page.text_content("button.signin-submit").strip() == "Sign in"
+    expect(page.locator("button.signin-submit")).to_have_text("Sign in")
+    assert page.get_attribute("html", "lang") == "en"
+    assert page.input_value("input[name=account]") == "alice"
+    assert page.input_value("input[name=password]") == USERS[ALICE]
+    assert page.input_value("input[name=captcha_0]") == key
+    page.click("button.signin-submit")  # what was typed still signs her in
+    page.wait_for_url(live_server.url + "/")
+    assert page.get_attribute("html", "lang") == "en"
     page.goto(live_server.url + "/accounts/login/")  # the cookie keeps it
     assert page.get_attribute("html", "lang") == "en"
     assert _csp_violations(page) == []

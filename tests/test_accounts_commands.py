@@ -26,7 +26,7 @@ def test_it_creates_alice_and_bob_who_can_sign_in_with_the_printed_passwords(set
     settings.MAILTRAIL_DEMO = True
     call_command("demo_users")
     printed = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
-    assert set(printed) == {"alice@example.edu", "bob@example.edu"}
+    assert set(printed) == {"alice@example.edu", "bob@example.edu", "helpdesk"}  # helpdesk: staff
     request = RequestFactory().post("/accounts/login/")
     user = authenticate(
         request, username="alice@example.edu", password=printed["alice@example.edu"], mailbox_sign_in=True

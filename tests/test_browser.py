@@ -130,6 +130,7 @@ def test_it_shows_hostile_log_values_as_text_and_runs_none_of_them(site, browser
     assert page.locator("td.col-details", has_text=XSS_REASON).count() == 1
     assert page.locator("#records script, #records img, #records svg").count() == 0
     # the timeline picture loads (an image: nothing in it could run anyway)
+    page.wait_for_function("document.querySelector('img.timeline').complete")  # it may come after the rows
     assert page.evaluate("document.querySelector('img.timeline').naturalWidth") > 0
     page.goto(live_server.url + "/search/?q=" + "%3Cscript%3Ealert(1)%3C%2Fscript%3E")
     assert page.locator("td.col-msgid", has_text=XSS_MSGID).count() == 1

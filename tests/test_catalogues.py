@@ -25,7 +25,7 @@ LANGUAGES = ("zh_Hant", "en")
 APPS = {
     "accounts": [],
     "records": [PROJECT_DIR / "webui" / "templates" / "base.html"],  # the page frame
-    "staff": [],
+    "staff": [PROJECT_DIR / "webui" / "templates" / "admin" / "index.html"],  # the admin index's link
 }
 
 

@@ -14,7 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from ingest.generate import EVENT_KINDS, generate_events, generate_lines, sanitize, write_log
+from ingest.generate import (
+    EVENT_KINDS,
+    STORY_ABROAD_IPS,
+    STORY_OLD_PC_IP,
+    STORY_PHONE_IP_HOURS,
+    STORY_PHONE_IPS,
+    generate_events,
+    generate_lines,
+    sanitize,
+    write_log,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 END = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
@@ -274,3 +284,43 @@ def test_it_writes_rsyslogs_rfc3339_form_with_the_same_events():
         (ev.protocol, ev.kind) for _, ev in events(5000, days=1, accounts=50, seed=8, tz=tokyo) if ev
     )
     assert got == want
+
+
+def _alice(lines):
+    return [line for line in lines if "alice@example.edu" in line]
+
+
+def test_its_story_has_alices_old_pc_take_and_delete_her_mail_over_pop3_from_one_campus_address():
+    got = events(20_000, days=1, accounts=60, story=True)
+    alice = [ev for _line, ev in got if ev is not None and ev.account == "alice@example.edu"]
+    pop3 = [ev for ev in alice if ev.protocol == "pop3" and ev.kind != "auth_fail"]
+    logins = [ev for ev in pop3 if ev.kind == "login"]
+    assert {ev.ip for ev in pop3} == {STORY_OLD_PC_IP}
+    assert 130 <= len(logins) <= 150  # every ten minutes, day and night
+    deleted = sum(ev.deleted for ev in pop3 if ev.kind == "logout")
+    assert deleted > 10 and deleted == sum(1 for ev in pop3 if ev.kind == "message_delete")
+    # her phone: IMAP from a carrier's NAT, another of a few addresses every few hours
+    imap = [ev for ev in alice if ev.protocol == "imap" and ev.kind == "login"]
+    phone_ips = {ev.ip for ev in imap}
+    assert imap and all(ip.startswith("100.") for ip in phone_ips)
+    assert len(phone_ips) <= min(24 // STORY_PHONE_IP_HOURS + 1, STORY_PHONE_IPS) < len(imap)
+    # a few failed sign-ins from abroad, and nothing else of hers
+    fails = [ev for ev in alice if ev.kind == "auth_fail"]
+    assert fails and {ev.ip for ev in fails} <= set(STORY_ABROAD_IPS)
+    assert {ev.kind for ev in alice} <= {"login", "logout", "message_delete", "copy", "auth_fail"}
+
+
+def test_its_story_is_the_same_written_at_once_or_a_few_seconds_at_a_time():
+    whole = _alice(generate_lines(50, days=2 / 24, accounts=20, seed=1, end=END, tz=UTC, story=True))
+    pieces = []
+    for i in range(240):  # two hours in 30-second appends, each with another seed
+        end = END - timedelta(seconds=30 * (239 - i))
+        pieces += _alice(generate_lines(3, days=30 / 86400, accounts=20, seed=i, end=end, tz=UTC, story=True))
+    logins = re.compile(
+        r"^(.{15}) mx1 dovecot: (pop3|imap)-login: Login: user=<alice@example.edu>.* rip=([^,]+),"
+    )
+    # the same sign-ins (an episode is appended with its end: its login may come a little late)
+    assert sorted(m.groups() for m in map(logins.match, whole) if m) == sorted(
+        m.groups() for m in map(logins.match, pieces) if m
+    )
+    assert any(STORY_OLD_PC_IP in line for line in whole)

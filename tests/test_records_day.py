@@ -56,8 +56,22 @@ def test_it_shows_the_pop3_logout_counters_in_megabytes(alice):
         "deleted": "1",
         "messages before": "12",
         "MB before deletion": "5.00",
-        "reason": "Logged out",
+        "reason": "signed out",  # Dovecot's "Logged out", said for an owner
     }
+
+
+def test_it_says_dovecots_reasons_in_the_owners_language_and_marks_unknown_ones(alice):
+    insert_event(at(today(), "08:00:00"), "imap", "logout", ip="192.0.2.1", reason="Logged out")
+    insert_event(
+        at(today(), "08:01:00"), "imap", "auth_fail", ip="192.0.2.1", reason="passwd-file: Password mismatch"
+    )
+    insert_event(at(today(), "08:02:00"), "imap", "logout", ip="192.0.2.1", reason="Kicked by <b>admin</b>")
+    response = alice.get(reverse("records:day"), HTTP_ACCEPT_LANGUAGE="zh-hant")
+    details = [dict((str(k), str(v)) for k, v in r.details) for r in response.context["rows"]]
+    assert details[0] == {"原因": "已登出"}
+    assert details[1] == {"原因": "密碼錯誤"}
+    assert details[2] == {"原因（郵件伺服器的原文）": "Kicked by <b>admin</b>"}
+    assert "Kicked by &lt;b&gt;admin&lt;/b&gt;" in response.content.decode()
 
 
 def test_it_shows_another_day_chosen_with_the_date_picker(alice):

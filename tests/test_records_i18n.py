@@ -32,7 +32,7 @@ def test_it_shows_the_day_view_in_chinese_and_in_english(client):
     for text in (
         "POP3 login",
         "POP3 logout",
-        "auth failure",
+        "Auth failure",
         "IMAP login",
         "IMAP logout",
         "IMAP delete mailbox",

@@ -18,14 +18,14 @@ XSS = "<script>alert('1')</script>&amp;\"\u202e"
 
 # The loop this tag replaced (the record table's body before), kept as the reference.
 TEMPLATE_LOOP = Template(
-    """{% load record_rows %}{% for row in rows %}
+    """{% load i18n record_rows %}{% for row in rows %}
       <tr class="type-{{ row.type.key }}" data-type="{{ row.type.key }}">
         <td class="col-number">{{ row.number }}</td>
         <td class="col-time"><time datetime="{{ row.iso }}">{% if show_date %}{{ row.stamp }}{% else %}{{ row.clock }}{% endif %}</time></td>
-        <td class="col-type"><span class="swatch"></span>{{ row.type.label }}{% if row.type.key == "other" %} <span class="raw-kind">({{ row.event.protocol|shown }} {{ row.event.kind|shown }})</span>{% endif %}</td>
-        <td class="col-ip">{{ row.event.ip|default:"" }}</td>
-        <td class="col-folder">{{ row.event.mailbox|default:""|shown }}</td>
-        <td class="col-msgid">{{ row.event.message_id|default:""|shown }}</td>
+        <td class="col-type"><span class="swatch"></span><span class="type-label">{{ row.type.label }}</span>{% if row.type.key == "other" %} <span class="raw-kind">({{ row.event.protocol|shown }} {{ row.event.kind|shown }})</span>{% endif %}</td>
+        <td class="col-ip" data-label="{% translate "IP" %}">{{ row.event.ip|default:""|shown }}</td>
+        <td class="col-folder" data-label="{% translate "Folder" %}">{{ row.event.mailbox|default:""|shown }}</td>
+        <td class="col-msgid" data-label="{% translate "Message-ID" %}">{{ row.event.message_id|default:""|shown }}</td>
         <td class="col-details">{% for label, value in row.details %}<span class="detail"><span class="detail-label">{{ label }}</span> {{ value|shown }}</span>{% endfor %}</td>
       </tr>
     {% endfor %}"""

@@ -89,7 +89,7 @@ def test_it_shows_the_hits_with_date_type_and_folder(client):
     body = response.content.decode()
     assert response.status_code == 200
     assert f"{today():%Y-%m-%d} 09:00:00" in body
-    assert "copied or moved" in body and "Trash" in body and "192.0.2.8" in body
+    assert "Copied or moved" in body and "Trash" in body and "192.0.2.8" in body
 
 
 def test_it_says_plainly_when_nothing_matches(client):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from xml.etree import ElementTree
 
 import pytest
 from django.urls import reverse
@@ -100,9 +101,22 @@ def test_it_draws_one_lane_per_ip_with_a_bar_per_session(client):
     body = client.get(reverse("records:timeline")).content.decode()
     assert body.startswith("<svg ")
     assert body.count(">140.112.8.9</text>") == 1 and body.count(">203.0.113.7</text>") == 1
-    # two sessions (pop3, imap) and one failed sign-in
-    assert body.count("<rect ") == 3
-    assert 'fill="#c53030"' in body
+    # two sessions (pop3, imap) and one failed sign-in, each a bar with its title
+    assert body.count("</rect>") == 3
+    assert body.count('fill="#D55E00"><title>') == 1  # the failed sign-in, in the legend's colour
+
+
+def test_the_timeline_has_a_key_in_the_owners_language(client):
+    alice_day(today())
+    sign_in(client, ALICE)
+    zh = client.get(reverse("records:timeline"), HTTP_ACCEPT_LANGUAGE="zh-hant").content.decode()
+    en = client.get(reverse("records:timeline"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    for colour, words in (("#0072B2", "IMAP"), ("#009E73", "POP3"), ("#D55E00", "登入失敗")):
+        assert f'fill="{colour}"/>' in zh  # the key's swatch: no title, unlike a bar
+        assert words in zh
+    assert "failed sign-in" in en and "登入失敗" not in en
+    for body in (zh, en):
+        ElementTree.fromstring(body)  # well-formed: a browser draws nothing of a broken SVG
 
 
 def test_it_keeps_a_range_of_days_in_the_timeline_picture(client):
@@ -114,7 +128,7 @@ def test_it_keeps_a_range_of_days_in_the_timeline_picture(client):
         {"date": (today() - timedelta(days=6)).isoformat(), "end": today().isoformat()},
     )
     assert response.status_code == 200
-    assert response.content.decode().count("<rect ") == 6
+    assert response.content.decode().count("</rect>") == 6  # bars; the key's swatches close themselves
 
 
 def test_it_answers_a_bad_period_for_the_picture_with_400(client):

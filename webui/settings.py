@@ -144,6 +144,10 @@ AUTHENTICATION_BACKENDS = [
     "webui.accounts.backends.DemoBackend",
     "webui.accounts.backends.ImapBackend",
 ]
+# The site's own notice and footer (docs/configuration.md): who runs it, whom owners ask.
+MAILTRAIL_SITE_ORGANISATION = env_str("MAILTRAIL_SITE_ORGANISATION", "")
+MAILTRAIL_SITE_ORGANISATION_EN = env_str("MAILTRAIL_SITE_ORGANISATION_EN", "") or MAILTRAIL_SITE_ORGANISATION
+MAILTRAIL_SITE_CONTACT = env_str("MAILTRAIL_SITE_CONTACT", "")
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "accounts:login"

@@ -22,6 +22,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import BaseBackend, ModelBackend
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.hashers import make_password
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
 
@@ -296,4 +297,8 @@ class DemoBackend(ModelBackend):
     ) -> AbstractBaseUser | None:
         if not (mailbox_sign_in and demo_allowed()) or (username or "").lower() not in demo_usernames():
             return None
-        return super().authenticate(request, username=username.lower(), password=password, **kwargs)
+        user = super().authenticate(request, username=username.lower(), password=password, **kwargs)
+        if user is None:
+            # a demo has no mail server to ask: a wrong demo password is wrong, not an outage
+            raise PermissionDenied
+        return user

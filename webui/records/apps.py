@@ -2,10 +2,12 @@
 
 from django.apps import AppConfig
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 
 class RecordsConfig(AppConfig):
     name = "webui.records"
+    verbose_name = _("Mail records")
     label = "records"
 
     def ready(self) -> None:

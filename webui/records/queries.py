@@ -29,7 +29,7 @@ from django.utils import timezone
 from mailtrail.env import ConfigError, env_list
 
 from webui.records.models import Event, Source
-from webui.records.types import RecordType, describe, shown_q, type_of
+from webui.records.types import ALL_TYPES, RecordType, describe, shown_q, type_of
 
 PAGE_LIMIT = 500  # rows per page of the day view
 EXPORT_LIMIT = 100_000  # rows per CSV export: 31 busy days, far beyond a person's mailbox
@@ -148,6 +148,13 @@ def day_rows(
     rows = [Row(number + i + 1, e, type_of(e.protocol, e.kind)) for i, e in enumerate(events)]
     cursor = Cursor(events[-1].ts, events[-1].id, number + len(events)) if more else None
     return Page(rows, cursor)
+
+
+def types_present(account: str, start: datetime, end: datetime) -> list[RecordType]:
+    """The record types `account` has in [start, end), in the legend's order (hidden ones too)."""
+    pairs = Event.objects.filter(account=account, ts__gte=start, ts__lt=end).values_list("protocol", "kind")
+    found = {type_of(p, k) for p, k in pairs.distinct()[:SUMMARY_LIMIT]}
+    return [t for t in ALL_TYPES if t in found]
 
 
 EXPORT_FIELDS = (

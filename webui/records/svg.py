@@ -11,17 +11,21 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 from django.utils.html import escape
+from django.utils.translation import gettext
 
 from webui.records.display import visible
 from webui.records.queries import Session
+from webui.records.types import BY_KEY
 
 WIDTH = 760
 LABEL = 170  # left column for the IP
 LANE = 18
-TOP = 24
-COLOURS = {"imap": "#2b6cb0", "pop3": "#2f855a"}
-OTHER_COLOUR = "#718096"
-FAILED_COLOUR = "#c53030"
+KEY = 20  # the key's row, above the hours
+TOP = 24 + KEY
+# the legend's colours (webui/records/types.py): a session is its login's type
+COLOURS = {"imap": BY_KEY["imap-login"].colour, "pop3": BY_KEY["pop3-login"].colour}
+OTHER_COLOUR = BY_KEY["other"].colour
+FAILED_COLOUR = BY_KEY["auth-fail"].colour
 
 
 def _ticks(start: datetime, end: datetime) -> list[tuple[datetime, str]]:
@@ -37,6 +41,23 @@ def _ticks(start: datetime, end: datetime) -> list[tuple[datetime, str]]:
     while moment < end:
         out.append((moment, moment.strftime(fmt)))
         moment = timezone.localtime(moment + step)
+    return out
+
+
+def _key() -> list[str]:
+    """What each colour of a bar means, in one row at the top."""
+    entries = (
+        (COLOURS["imap"], gettext("IMAP session")),
+        (COLOURS["pop3"], gettext("POP3 session")),
+        (FAILED_COLOUR, gettext("failed sign-in")),
+        (OTHER_COLOUR, gettext("other")),
+    )
+    out, x = [], 4.0
+    for colour, label in entries:
+        out.append(f'<rect x="{x:.0f}" y="4" width="12" height="12" rx="2" fill="{colour}"/>')
+        out.append(f'<text x="{x + 16:.0f}" y="14" fill="#1a202c">{escape(label)}</text>')
+        # a CJK character is about as wide as the font is tall, a Latin one about half
+        x += 16 + sum(11 if ord(ch) > 0x2E80 else 6.5 for ch in label) + 18
     return out
 
 
@@ -57,6 +78,7 @@ def timeline(spans: list[Session], start: datetime, end: datetime, title: str) -
         f'viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="11">',
         f"<title>{escape(visible(title))}</title>",
     ]
+    parts.extend(_key())
     for moment, label in _ticks(start, end):
         px = x(moment)
         parts.append(f'<line x1="{px:.1f}" y1="{TOP - 6}" x2="{px:.1f}" y2="{height - 4}" stroke="#e2e8f0"/>')

@@ -20,6 +20,7 @@ class RecordType:
     label: str
     kind: str
     protocol: str | None = None
+    colour: str = "#666666"  # records.css repeats it (a test compares them): no inline style under the CSP
 
     def q(self) -> Q:
         if self.protocol is None:
@@ -32,22 +33,25 @@ class RecordType:
 # kind with an exact type, so a row matches at most one type; OTHER takes what none match
 # (a submission login, an lmtp save, a doveadm expunge…).
 TYPES: tuple[RecordType, ...] = (
-    RecordType("pop3-login", _("POP3 login"), "login", "pop3"),
-    RecordType("pop3-logout", _("POP3 logout"), "logout", "pop3"),
-    RecordType("auth-fail", _("auth failure"), "auth_fail"),
-    RecordType("imap-login", _("IMAP login"), "login", "imap"),
-    RecordType("imap-logout", _("IMAP logout"), "logout", "imap"),
-    RecordType("imap-mailbox-delete", _("IMAP delete mailbox"), "mailbox_delete", "imap"),
-    RecordType("imap-message-delete", _("IMAP delete message"), "message_delete", "imap"),
-    RecordType("pop3-message-delete", _("POP3 delete message"), "message_delete", "pop3"),
-    RecordType("flag-delete", _("marked for deletion"), "flag_delete"),
-    RecordType("undelete", _("deletion mark removed"), "undelete"),
-    RecordType("copy", _("copied or moved"), "copy"),
-    RecordType("save", _("message saved"), "save"),
-    RecordType("mailbox-create", _("mailbox created"), "mailbox_create"),
-    RecordType("mailbox-rename", _("mailbox renamed"), "mailbox_rename"),
+    # The seven: Okabe and Ito's colour-blind-safe set, one hue each (a test keeps them apart
+    # under simulated deuteranopia and protanopia); POP3 logout, the seed's central case, is orange.
+    RecordType("pop3-login", _("POP3 login"), "login", "pop3", "#009E73"),
+    RecordType("pop3-logout", _("POP3 logout"), "logout", "pop3", "#E69F00"),
+    RecordType("auth-fail", _("Auth failure"), "auth_fail", None, "#D55E00"),
+    RecordType("imap-login", _("IMAP login"), "login", "imap", "#0072B2"),
+    RecordType("imap-logout", _("IMAP logout"), "logout", "imap", "#56B4E9"),
+    RecordType("imap-mailbox-delete", _("IMAP delete mailbox"), "mailbox_delete", "imap", "#CC79A7"),
+    RecordType("imap-message-delete", _("IMAP delete message"), "message_delete", "imap", "#F0E442"),
+    # The rest are shades of the type they belong with.
+    RecordType("pop3-message-delete", _("POP3 delete message"), "message_delete", "pop3", "#A86F00"),
+    RecordType("flag-delete", _("Marked for deletion"), "flag_delete", None, "#B8AC1C"),
+    RecordType("undelete", _("Deletion mark removed"), "undelete", None, "#F7F0A0"),
+    RecordType("copy", _("Copied or moved"), "copy", None, "#A9D8F2"),
+    RecordType("save", _("Message saved"), "save", None, "#1B4F7A"),
+    RecordType("mailbox-create", _("Mailbox created"), "mailbox_create", None, "#E8BCD6"),
+    RecordType("mailbox-rename", _("Mailbox renamed"), "mailbox_rename", None, "#8E4A73"),
 )
-OTHER = RecordType("other", pgettext_lazy("record type", "other"), "")
+OTHER = RecordType("other", pgettext_lazy("record type", "Other"), "", None, "#666666")
 ALL_TYPES: tuple[RecordType, ...] = (*TYPES, OTHER)
 BY_KEY: dict[str, RecordType] = {t.key: t for t in ALL_TYPES}
 
@@ -91,6 +95,44 @@ _DELETED, _MESSAGES, _MB_BEFORE, _MB_DELETED = (
 )
 _EXPUNGED, _TRASHED, _TO, _SIZE = _("expunged"), _("trashed"), _("to"), _("size")
 _ATTEMPTS, _REASON = _("attempts"), _("reason")
+_REASON_AS_LOGGED = _("reason (as the mail server logged it)")
+
+# Dovecot's reasons (a logout's, a failed sign-in's, an auth check's) as an owner reads them.
+# A reason not listed is shown as it was logged, under a label that says so.
+REASONS = {
+    "Logged out": _("signed out"),
+    "Connection closed": _("connection closed"),
+    "Disconnected": _("disconnected"),
+    "Inactivity": _("idle for too long"),
+    "Aborted login": _("sign-in abandoned"),
+    "auth failed": _("wrong account or password"),
+    "autoexpunge": _("expired automatically"),
+    "user disabled": _("account disabled"),
+    "password expired": _("password expired"),
+    "proxy dest auth failed": _("refused by the mail server behind the proxy"),
+    "Server shutting down": _("mail server shutting down"),
+    "Disconnected by server": _("disconnected by the mail server"),
+    "Disconnected for inactivity": _("idle for too long"),
+    "Logged out by the server": _("signed out by the mail server"),
+}
+_AUTH_CHECKS = {  # `passwd-file: Password mismatch`: the driver, then what it found
+    "password mismatch": _("wrong password"),
+    "unknown user": _("no such account"),
+    "user not known": _("no such account"),
+    "invalid credentials": _("wrong password"),
+    "authentication failure": _("wrong password"),
+    "password expired": _("password expired"),
+}
+
+
+def reason_text(reason: str) -> tuple[str, str]:
+    """(label, value) for a logged reason: a translated phrase, or the reason as logged."""
+    known = REASONS.get(reason)
+    if known is None and ": " in reason:
+        known = _AUTH_CHECKS.get(reason.partition(": ")[2].strip().lower())
+    if known is not None:
+        return _REASON, known
+    return _REASON_AS_LOGGED, reason
 
 
 def describe(event) -> list[tuple[str, str]]:
@@ -120,5 +162,5 @@ def describe(event) -> list[tuple[str, str]]:
     if event.kind == "auth_fail" and event.attempts is not None:
         out.append((_ATTEMPTS, str(event.attempts)))
     if event.reason:
-        out.append((_REASON, event.reason))
+        out.append(reason_text(event.reason))
     return out

@@ -24,6 +24,7 @@ from webui.records.queries import (
     ip_summary,
     search_message_id,
     sessions,
+    types_present,
 )
 from webui.records.types import ALL_TYPES
 from webui.staff import lookup_days_of
@@ -35,7 +36,12 @@ def day_context(account: str, period: Period) -> dict:
     page = day_rows(account, start, end, period.hidden, period.after)
     summary = ip_summary(account, start, end) if period.after is None else None
     fresh = freshness()
-    legend = [{"type": t, "hidden": t.key in period.hidden, "url": period.toggled(t.key)} for t in ALL_TYPES]
+    # the legend lists the period's types first; the others follow, dimmed
+    present = types_present(account, start, end)
+    legend = [
+        {"type": t, "hidden": t.key in period.hidden, "url": period.toggled(t.key), "present": t in present}
+        for t in (*present, *(t for t in ALL_TYPES if t not in present))
+    ]
     return {
         "account": account,
         "period": period,
@@ -45,6 +51,7 @@ def day_context(account: str, period: Period) -> dict:
         "summary": summary,
         "freshness": fresh,
         "legend": legend,
+        "legend_present": len(present),
         "time_zone": timezone.get_current_timezone_name(),
         "show_date": period.days > 1,
         "previous": period.shifted(-1),

@@ -15,17 +15,19 @@ from html import escape
 
 from django import template
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 from webui.records.display import value_html, visible
 
 register = template.Library()
 
+# data-label: the column's name, which a narrow screen shows before each value of a card
 _ROW = (
     '<tr class="type-{key}" data-type="{key}"><td class="col-number">{number}</td>'
     '<td class="col-time"><time datetime="{iso}">{when}</time></td>'
-    '<td class="col-type"><span class="swatch"></span>{label}{raw}</td>'
-    '<td class="col-ip">{ip}</td><td class="col-folder">{folder}</td>'
-    '<td class="col-msgid">{msgid}</td><td class="col-details">{details}</td></tr>\n'
+    '<td class="col-type"><span class="swatch"></span><span class="type-label">{label}</span>{raw}</td>'
+    '<td class="col-ip" data-label="{l_ip}">{ip}</td><td class="col-folder" data-label="{l_folder}">{folder}</td>'
+    '<td class="col-msgid" data-label="{l_msgid}">{msgid}</td><td class="col-details">{details}</td></tr>\n'
 )
 _DETAIL = '<span class="detail"><span class="detail-label">{}</span> {}</span>'
 
@@ -48,6 +50,8 @@ def record_rows(rows, show_date: bool) -> SafeString:
             done = labels[id(text)] = (text, escape(str(text)))
         return done[1]
 
+    headers = {"l_ip": escape(gettext("IP")), "l_folder": escape(gettext("Folder")),
+               "l_msgid": escape(gettext("Message-ID"))}  # fmt: skip
     out = []
     for row in rows:
         event, kind = row.event, row.type
@@ -67,6 +71,7 @@ def record_rows(rows, show_date: bool) -> SafeString:
                 folder=_text(event.mailbox),
                 msgid=_text(event.message_id),
                 details="".join(_DETAIL.format(label(k), value_html(v)) for k, v in row.details),
+                **headers,
             )
         )
     return mark_safe("".join(out))  # every value above went through escape() or value_html()

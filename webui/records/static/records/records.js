@@ -6,6 +6,9 @@
   var table = document.getElementById("records");
   var legend = document.getElementById("legend");
   var form = document.getElementById("period-form");
+  // on a phone or a tablet the legend starts folded, so that the first record is on the first screen
+  var fold = document.getElementById("legend-fold");
+  if (fold && window.matchMedia("(max-width: 860px)").matches) fold.open = false;
   if (!legend) return;
   var serverHidden = new Set(((table && table.dataset.serverHidden) || "").split(" ").filter(Boolean));
   var hidden = new Set(serverHidden);

@@ -1,0 +1,86 @@
+"""`make run` (scripts/demo.py): started, stopped with Ctrl-C and started again, ten times in a
+row, on its own embedded PostgreSQL; and the story its log tells."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest.generate import STORY_OLD_PC_IP
+from tests.conftest import PROJECT_DIR
+from tests.dovecot_server import free_port
+
+RESTARTS = 10
+# A week of 3,000 lines instead of 60,000: the restarts are the point here, not the volume.
+DEMO_LINES = "3000"
+
+
+@pytest.fixture
+def var_dir() -> Iterator[Path]:
+    # under /tmp and world-traversable: as root, pgserver runs the server as its own user
+    path = Path(tempfile.mkdtemp(prefix="mailtrail-demo-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def run_until_ctrl_c(var: Path, log: Path) -> tuple[int, str]:
+    """Start the demo, wait for its site, let it append for a while, press Ctrl-C."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    env["MAILTRAIL_VAR_DIR"] = str(var)
+    with log.open("w") as out:
+        # its own process group, as a terminal's foreground job: Ctrl-C reaches every process in it
+        demo = subprocess.Popen(
+            [sys.executable, "scripts/demo.py", "--port", str(port), "--lines", DEMO_LINES],
+            cwd=PROJECT_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 120
+            while not _answers(f"http://127.0.0.1:{port}/accounts/login/"):
+                assert demo.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.3)
+            time.sleep(4)  # the writer appends (every 3 s): the log is behind its follower at Ctrl-C
+            os.killpg(demo.pid, signal.SIGINT)
+            code = demo.wait(timeout=60)
+        finally:
+            if demo.poll() is None:
+                os.killpg(demo.pid, signal.SIGKILL)
+                demo.wait()
+    return code, log.read_text()
+
+
+@pytest.mark.slow
+def test_make_run_ctrl_c_and_make_run_again_works_ten_times_in_a_row(var_dir, tmp_path):
+    for attempt in range(1 + RESTARTS):
+        code, output = run_until_ctrl_c(var_dir, tmp_path / f"run-{attempt}.log")
+        assert code == 0, f"run {attempt}:\n{output}"
+        assert "Traceback" not in output, f"run {attempt}:\n{output}"
+        assert "helpdesk\thelpdesk-demo-password\t(help-desk staff)" in output
+        assert "alice@example.edu\talice-demo-password" in output
+    # the log went on from run to run, and tells alice's story
+    log = (var_dir / "demo" / "mail.log").read_text()
+    old_pc = re.findall(r"pop3\(alice@example\.edu\)<\d+><[^>]+>: Disconnected: Logged out .*del=(\d+)/", log)
+    assert old_pc and any(int(d) > 0 for d in old_pc)
+    assert f"rip={STORY_OLD_PC_IP}" in log
