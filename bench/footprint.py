@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -39,10 +37,9 @@ sys.path.insert(0, str(PROJECT_DIR))
 import psycopg  # noqa: E402
 
 from bench.common import say  # noqa: E402
-from bench.ingest import fresh_database, migrate, parse_file, run_backfill, server_cpu  # noqa: E402
+from bench.ingest import migrate, parse_file, run_backfill, scratch_database, server_cpu  # noqa: E402
 from ingest.generate import write_log  # noqa: E402
 from ingest.sink import EVENT_COLUMNS  # noqa: E402
-from mailtrail.database import embedded_url, stop_embedded  # noqa: E402
 from mailtrail.env import env_zone  # noqa: E402
 
 # Each index of an event partition by a short name, told apart by its definition.
@@ -160,25 +157,8 @@ def main() -> int:
     )
     args = ap.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="mailtrail-footprint-"))
-    work.chmod(0o755)  # as root, pgserver runs the server as its own user
-    scratch = f"mailtrail_footprint_{os.getpid()}"
-    pgdata = None if args.database_url else work / "pgdata"
-    url = (
-        fresh_database(args.database_url, scratch) if args.database_url else embedded_url(pgdata, "footprint")
-    )
-    try:
+    with scratch_database(args.database_url, "footprint", keep=args.keep) as (work, url, pgdata):
         return measure(args, url, work, pgdata)
-    finally:
-        if args.keep:
-            say(f"kept: {work} (log and data), database {url}")
-        else:
-            if args.database_url:
-                with psycopg.connect(args.database_url, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-            else:
-                stop_embedded(pgdata)
-            shutil.rmtree(work, ignore_errors=True)
 
 
 def measure(args: argparse.Namespace, url: str, work: Path, pgdata: Path | None) -> int:

@@ -15,21 +15,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-import psycopg  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from bench.common import add_database_url, say  # noqa: E402
-from bench.ingest import fresh_database, migrate, run_backfill  # noqa: E402
-from mailtrail.database import embedded_url, sqlalchemy_url  # noqa: E402
+from bench.ingest import migrate, run_backfill, scratch_database  # noqa: E402
+from mailtrail.database import sqlalchemy_url  # noqa: E402
 from tests.hostile_log import write_hostile_log  # noqa: E402
 
 GOAL = 0.70
@@ -59,11 +56,7 @@ def main() -> int:
     ap.add_argument("--valid", type=int, default=300_000, help="valid login lines (default: 300,000)")
     add_database_url(ap)
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="mailtrail-bench-"))
-    work.chmod(0o755)  # as root, pgserver runs the server as its own user
-    scratch = f"mailtrail_bench_{os.getpid()}"
-    url = fresh_database(args.database_url, scratch) if args.database_url else embedded_url(work / "pgdata")
-    try:
+    with scratch_database(args.database_url, "hostile") as (work, url, _):
         migrate(url)
         say(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
         # ~10 % of lines hostile: a tenth as many Latin-1 lines as valid ones (half of
@@ -92,11 +85,6 @@ def main() -> int:
             f"hostile_vs_clean={by_cpu:.2f}"
         )
         return 0
-    finally:
-        if args.database_url:
-            with psycopg.connect(args.database_url, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from ingest.generate import write_log  # noqa: E402
 from ingest.parse import Parser  # noqa: E402
 from ingest.partitions import ensure_partitions, month_start  # noqa: E402
 from ingest.sink import COPY_EVENTS  # noqa: E402
-from mailtrail.database import embedded_url, sqlalchemy_url  # noqa: E402
+from mailtrail.database import embedded_url, sqlalchemy_url, stop_embedded  # noqa: E402
 from mailtrail.env import env_zone  # noqa: E402
 
 GOAL_LINES_PER_S = 250_000
@@ -58,6 +59,36 @@ def fresh_database(base_url: str, name: str) -> str:
         conn.execute(f'CREATE DATABASE "{name}"')
     head, _, query = base_url.partition("?")
     return head.rsplit("/", 1)[0] + "/" + name + ("?" + query if query else "")
+
+
+@contextmanager
+def scratch_database(database_url: str, prefix: str, *, keep: bool = False):
+    """(work directory, database URL, embedded data directory or None) for one run: a scratch
+    database on the server of database_url, else an embedded PostgreSQL in the work
+    directory; all dropped and removed afterwards unless keep."""
+    # under /tmp and world-traversable: as root, pgserver runs the server as its own user
+    work = Path(tempfile.mkdtemp(prefix=f"mailtrail-{prefix}-"))
+    work.chmod(0o755)
+    scratch = f"mailtrail_{prefix}_{os.getpid()}"
+    pgdata = None if database_url else work / "pgdata"
+    if database_url:
+        url = fresh_database(database_url, scratch)
+        say(f"database: {scratch} on the server of --database-url")
+    else:
+        url = embedded_url(pgdata, f"mailtrail_{prefix}")
+        say(f"database: embedded PostgreSQL in {pgdata}")
+    try:
+        yield work, url, pgdata
+    finally:
+        if keep:
+            say(f"kept: {work} (log and data), database {url}")
+        else:
+            if database_url:
+                with psycopg.connect(database_url, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+            else:
+                stop_embedded(pgdata)
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def parse_file(path: Path, tz, now: datetime, source_id: int) -> tuple[list[tuple], int]:
@@ -197,26 +228,8 @@ def main() -> int:
     add_database_url(ap)
     args = ap.parse_args()
 
-    # under /tmp and world-traversable: as root, pgserver runs the server as its own user
-    work = Path(tempfile.mkdtemp(prefix="mailtrail-bench-"))
-    work.chmod(0o755)
-    scratch = f"mailtrail_bench_{os.getpid()}"
-    if args.database_url:
-        url = fresh_database(args.database_url, scratch)
-        say(f"database: {scratch} on the server of --database-url")
-    else:
-        url = embedded_url(work / "pgdata", "mailtrail_bench")
-        say(f"database: embedded PostgreSQL in {work / 'pgdata'}")
-    try:
-        return bench(args, url, work, None if args.database_url else work / "pgdata")
-    finally:
-        if args.keep:
-            say(f"kept: {work} (log and data), database {url}")
-        else:
-            if args.database_url:
-                with psycopg.connect(args.database_url, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-            shutil.rmtree(work, ignore_errors=True)
+    with scratch_database(args.database_url, "bench", keep=args.keep) as (work, url, pgdata):
+        return bench(args, url, work, pgdata)
 
 
 def bench(args: argparse.Namespace, url: str, work: Path, pgdata: Path | None) -> int:
