@@ -168,7 +168,8 @@ _AUTH_REASONS = re.compile(
 _IPV4 = re.compile(r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}")
 _IP_CACHE_MAX = 100_000
 
-_NO_COUNTERS = (None,) * 14  # the fields after pid, for a login
+_NO_CLIENT = (None,) * 4  # client_name … client_vendor: IMAP ID, joined later
+_NO_COUNTERS = (None,) * 18  # the fields after pid, for a login
 _new = tuple.__new__  # builds an Event from a full tuple: a third of the cost of Event(…)
 # --------------------------------------------------------------------------- shortcuts
 # The stock 2.2–2.4 lines, each read by one regex: the same answer as the general path (a
@@ -422,7 +423,7 @@ class Parser:
             if ts is None:
                 return None
             event = (ts, host, proto, AUTH_FAIL, user, rip, session or None, None)
-            return _new(Event, event + _TAIL_AUTH + (int(attempts), "auth failed"))
+            return _new(Event, event + _TAIL_AUTH + (int(attempts), "auth failed") + _NO_CLIENT)
         return None
 
     def _mail_shortcut(self, proto: str, msg: str, p: int, host: str) -> Event | None:
@@ -440,7 +441,7 @@ class Parser:
                     Event,
                     (ts, host, proto, LOGOUT, account, None, session, pid, int(g[6]), None, None,
                      None, int(g[7]), int(g[8]), int(g[4]), int(g[5]), None, None, None, None,
-                     None, g[3]),
+                     None, g[3]) + _NO_CLIENT,
                 )  # fmt: skip
             deleted, second = int(g[9]), int(g[10])
             if self.dovecot24 or deleted > second:
@@ -451,7 +452,7 @@ class Parser:
                 Event,
                 (ts, host, proto, LOGOUT, account, None, session, pid, deleted, messages,
                  int(g[11]), deleted_bytes, None, None, None, None, None, None, None, None,
-                 None, g[3]),
+                 None, g[3]) + _NO_CLIENT,
             )  # fmt: skip
         action, source, box, uid, msgid, size = g[12:18]
         if source is not None:
@@ -462,7 +463,7 @@ class Parser:
         return _new(
             Event,
             (ts, host, proto, kind, account, None, session, pid, None, None, size, None, None,
-             None, None, None, mailbox, mailbox_to, msgid, int(uid), None, None),
+             None, None, None, mailbox, mailbox_to, msgid, int(uid), None, None) + _NO_CLIENT,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ login process
@@ -711,7 +712,7 @@ class Parser:
             Event,
             (ts, host, proto, LOGOUT, account, None, session, pid, deleted, messages, size,
              deleted_bytes, expunged, trashed, bytes_in, bytes_out, None, None, None, None,
-             None, reason),
+             None, reason) + _NO_CLIENT,
         )  # fmt: skip
 
     def _other_stats(self, stats: str) -> dict | Malformed:
@@ -770,7 +771,7 @@ class Parser:
         return _new(
             Event,
             (ts, host, proto, kind, account, None, session, pid, None, None, size, None, None,
-             None, None, None, mailbox, mailbox_to, msgid, uid, None, reason),
+             None, None, None, mailbox, mailbox_to, msgid, uid, None, reason) + _NO_CLIENT,
         )  # fmt: skip
 
     def _copy_from(
