@@ -8,15 +8,13 @@ import psycopg
 import pytest
 from django.utils import timezone
 
-from tests.test_alerts_support import (  # noqa: F401 (fixtures)
+from tests.alerts_support import (
     ALICE,
     BOB,
     CAROL,
     HOME_CLIENT,
     HOME_IP,
     STRANGER_IP,
-    alerts_db,
-    alerts_partitions,
     decide_all,
     history,
     insert_event,

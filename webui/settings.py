@@ -31,7 +31,9 @@ def _site_url(name: str) -> str:
     raw = env_str(name, "").rstrip("/")
     parts = urlsplit(raw)
     if raw and (parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment):
-        raise ConfigError(f"{name} must be the site's absolute URL such as https://mailtrail.example.edu, got {raw!r}")
+        raise ConfigError(
+            f"{name} must be the site's absolute URL such as https://mailtrail.example.edu, got {raw!r}"
+        )
     if any(c in raw for c in " \r\n\t<>\"'"):
         raise ConfigError(f"{name} must be a plain URL, got {raw!r}")
     return raw

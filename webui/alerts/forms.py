@@ -13,7 +13,8 @@ class SubscriptionForm(forms.Form):
     )
     failed_signins = forms.BooleanField(label=_("many failed sign-ins within an hour"), required=False)
     mass_delete = forms.BooleanField(
-        label=_("many messages deleted in one session from a device or network first seen that day"), required=False
+        label=_("many messages deleted in one session from a device or network first seen that day"),
+        required=False,
     )
 
     def clean(self):

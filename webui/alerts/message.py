@@ -63,7 +63,9 @@ def _what(alert: Alert) -> str:
     if alert.rule == RULE_NEW_SIGNIN:
         return _("Your mailbox was signed in to from a device or network not seen in the last 90 days.")
     if alert.rule == RULE_FAILED_SIGNINS:
-        return _("There were %(count)d failed sign-ins to your mailbox within an hour.") % {"count": alert.count}
+        return _("There were %(count)d failed sign-ins to your mailbox within an hour.") % {
+            "count": alert.count
+        }
     return _("One session deleted %(count)d messages, from a device or network first seen that day.") % {
         "count": alert.count
     }
@@ -78,7 +80,8 @@ def body(alert: Alert, subscription: Subscription) -> str:
         "",
         _what(alert),
         "",
-        _("When: %(time)s (%(zone)s)") % {"time": local.strftime("%Y-%m-%d %H:%M:%S"), "zone": settings.TIME_ZONE},
+        _("When: %(time)s (%(zone)s)")
+        % {"time": local.strftime("%Y-%m-%d %H:%M:%S"), "zone": settings.TIME_ZONE},
         _("From IP: %(ip)s") % {"ip": shown(alert.ip) if alert.ip else _("unknown")},
     ]
     if alert.protocol == "pop3":

@@ -68,7 +68,9 @@ def _exists(sql: str, params: list) -> bool:
 _LOGINS = "account = %s AND kind = 'login' AND ts >= %s AND (ts, id) < (%s, %s)"
 
 
-def _logins_before(account: str, since: datetime, until: datetime, until_id: int, extra: str = "", extra_params=()):
+def _logins_before(
+    account: str, since: datetime, until: datetime, until_id: int, extra: str = "", extra_params=()
+):
     return _exists(_LOGINS + extra, [account, since, until, until_id, *extra_params])
 
 
@@ -126,7 +128,10 @@ def failed_signins(event: Event) -> Finding | None:
     if count <= limit:
         return None
     recent = Alert.objects.filter(
-        account=event.account, rule=RULE_FAILED_SIGNINS, event_ts__gt=event.ts - FAILED_WINDOW, event_ts__lte=event.ts
+        account=event.account,
+        rule=RULE_FAILED_SIGNINS,
+        event_ts__gt=event.ts - FAILED_WINDOW,
+        event_ts__lte=event.ts,
     ).exclude(event_id=event.id)
     if recent.exists():
         return None
@@ -153,8 +158,12 @@ def mass_delete(event: Event) -> Finding | None:
         return None  # one alert per session
     login = (
         Event.objects.filter(
-            account=event.account, kind="login", host=event.host, session=event.session,
-            ts__gte=event.ts - SESSION_SPAN, ts__lte=event.ts,
+            account=event.account,
+            kind="login",
+            host=event.host,
+            session=event.session,
+            ts__gte=event.ts - SESSION_SPAN,
+            ts__lte=event.ts,
         )  # fmt: skip
         .order_by("-ts", "-id")
         .first()
@@ -171,7 +180,11 @@ def mass_delete(event: Event) -> Finding | None:
     return None
 
 
-RULE_OF_KIND = {"login": RULE_NEW_SIGNIN, "auth_fail": RULE_FAILED_SIGNINS, "message_delete": RULE_MASS_DELETE}
+RULE_OF_KIND = {
+    "login": RULE_NEW_SIGNIN,
+    "auth_fail": RULE_FAILED_SIGNINS,
+    "message_delete": RULE_MASS_DELETE,
+}
 CHECKS = {RULE_NEW_SIGNIN: new_signin, RULE_FAILED_SIGNINS: failed_signins, RULE_MASS_DELETE: mass_delete}
 
 

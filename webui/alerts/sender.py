@@ -133,7 +133,9 @@ def send_pending(limit: int = SEND_BATCH) -> int:
     pending = list(Alert.objects.filter(state=Alert.PENDING).order_by("id")[:limit])
     if not pending:
         return 0
-    subscriptions = {s.account: s for s in Subscription.objects.filter(account__in={a.account for a in pending})}
+    subscriptions = {
+        s.account: s for s in Subscription.objects.filter(account__in={a.account for a in pending})
+    }
     sent = 0
     with get_connection() as smtp:
         for alert in pending:
@@ -143,6 +145,8 @@ def send_pending(limit: int = SEND_BATCH) -> int:
                 continue
             Alert.objects.filter(id=alert.id).update(attempts=alert.attempts + 1)
             smtp.send_messages([message.build(alert, subscription)])  # raises on refusal
-            Alert.objects.filter(id=alert.id, state=Alert.PENDING).update(state=Alert.SENT, sent_at=timezone.now())
+            Alert.objects.filter(id=alert.id, state=Alert.PENDING).update(
+                state=Alert.SENT, sent_at=timezone.now()
+            )
             sent += 1
     return sent

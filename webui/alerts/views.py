@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import get_language
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -47,7 +47,12 @@ def alert_settings(request: HttpRequest) -> HttpResponse:
         )  # fmt: skip
     else:
         form = SubscriptionForm(
-            initial={"email": _default_email(account), "new_signin": True, "failed_signins": True, "mass_delete": True}
+            initial={
+                "email": _default_email(account),
+                "new_signin": True,
+                "failed_signins": True,
+                "mass_delete": True,
+            }
         )
     context = {"form": form, "account": account, "active": active, "subscription": subscription}
     return render(request, "alerts/settings.html", context)
@@ -71,10 +76,12 @@ def _subscription_of(token: str) -> Subscription:
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     subscription = _subscription_of(token)
-    if request.method == "POST":
-        if subscription.active:
-            subscription.active = False
-            subscription.unsubscribed_at = timezone.now()
-            subscription.save(update_fields=["active", "unsubscribed_at"])
-        return render(request, "alerts/unsubscribed.html")
-    return render(request, "alerts/unsubscribe.html", {"active": subscription.active})
+    # in the language of the alert that carried the link, whatever the browser prefers
+    with translation.override(subscription.language):
+        if request.method == "POST":
+            if subscription.active:
+                subscription.active = False
+                subscription.unsubscribed_at = timezone.now()
+                subscription.save(update_fields=["active", "unsubscribed_at"])
+            return render(request, "alerts/unsubscribed.html")
+        return render(request, "alerts/unsubscribe.html", {"active": subscription.active})

@@ -59,5 +59,7 @@ class Command(BaseCommand):
         decided = sender.decide()
         sent = sender.send_pending()
         if decided or sent:
-            self.stdout.write(f"send_alerts: decided {decided}, sent {sent} in {time.monotonic() - started:.2f} s")
+            self.stdout.write(
+                f"send_alerts: decided {decided}, sent {sent} in {time.monotonic() - started:.2f} s"
+            )
             self.stdout.flush()
