@@ -116,6 +116,7 @@ def demo(args: argparse.Namespace) -> int:
     env = {
         "MAILTRAIL_TZ": "Asia/Taipei",  # the zone of the site the demo stands for
         "MAILTRAIL_CAMPUS_NETWORKS": "10.16.0.0/12",  # the generator's campus
+        "MAILTRAIL_SITE_URL": f"http://127.0.0.1:{args.port}",  # the alerts' links
         **os.environ,
         "DJANGO_DEBUG": "1",
         "MAILTRAIL_DEMO": "1",
@@ -164,6 +165,11 @@ def demo(args: argparse.Namespace) -> int:
         return 0
 
     children = [subprocess.Popen([PY, "-m", "ingest", "follow", str(demo_log)], cwd=ROOT, env=env)]
+    # the alert sender; without EMAIL_HOST, demo mode writes each alert into a file there
+    children.append(subprocess.Popen([PY, "manage.py", "send_alerts"], cwd=ROOT, env=env))
+    mailbox = (
+        f"{env['EMAIL_HOST']}:{env.get('EMAIL_PORT', '25')} (SMTP)" if env.get("EMAIL_HOST") else var / "mail"
+    )
     stop = threading.Event()
     threading.Thread(target=append_live, args=(demo_log, stop, 3.0, zone), daemon=True).start()
     print(f"\nmailtrail demo: http://127.0.0.1:{args.port}/  (time zone {zone.key})")
@@ -173,10 +179,8 @@ def demo(args: argparse.Namespace) -> int:
     print("(account or user, password):")
     for line in users.splitlines():
         print("  " + line + ("" if "@" in line.split("\t")[0] else "\t(help-desk staff)"))
-    print(
-        f"alice's old PC is {STORY_OLD_PC_IP}: it fetches and deletes her mail over POP3 every ten minutes\n",
-        flush=True,
-    )
+    print(f"alice's old PC is {STORY_OLD_PC_IP}: it fetches and deletes her mail over POP3 every ten minutes")
+    print(f"sign-in alerts an owner turns on at /alerts/ are delivered to: {mailbox}\n", flush=True)
     try:
         server = subprocess.Popen(
             [PY, "manage.py", "runserver", f"127.0.0.1:{args.port}", "--noreload"], cwd=ROOT, env=env

@@ -79,6 +79,7 @@ def test_make_run_ctrl_c_and_make_run_again_works_ten_times_in_a_row(var_dir, tm
         assert "Traceback" not in output, f"run {attempt}:\n{output}"
         assert "helpdesk\thelpdesk-demo-password\t(help-desk staff)" in output
         assert "alice@example.edu\talice-demo-password" in output
+        assert f"sign-in alerts an owner turns on at /alerts/ are delivered to: {var_dir / 'mail'}" in output
     # the log went on from run to run, and tells alice's story
     log = (var_dir / "demo" / "mail.log").read_text()
     old_pc = re.findall(r"pop3\(alice@example\.edu\)<\d+><[^>]+>: Disconnected: Logged out .*del=(\d+)/", log)
