@@ -82,7 +82,7 @@ def body(alert: Alert, subscription: Subscription) -> str:
         "",
         _("When: %(time)s (%(zone)s)")
         % {"time": local.strftime("%Y-%m-%d %H:%M:%S"), "zone": settings.TIME_ZONE},
-        _("From IP: %(ip)s") % {"ip": shown(alert.ip) if alert.ip else _("unknown")},
+        _("From IP: %(ip)s") % {"ip": shown(alert.ip) if alert.ip else _("not in the log")},
     ]
     if alert.protocol == "pop3":
         lines.append(_("Client: %(client)s") % {"client": _("POP3 client")})
