@@ -346,9 +346,10 @@ from django.contrib.auth.models import Group, Permission
 User = get_user_model()
 group, _ = Group.objects.get_or_create(name="help desk")
 group.permissions.add(*Permission.objects.filter(codename__in=["view_any_mailbox", "view_event"]))
+from datetime import timedelta
 from django.utils import timezone
 from webui.alerts.models import Subscription
-Subscription.objects.bulk_create([Subscription(account=a, email=a, language="en", opted_in_at=timezone.now())
+Subscription.objects.bulk_create([Subscription(account=a, email=a, language="en", opted_in_at=timezone.now() - timedelta(days=1))
                                   for a in {subscribers!r}])
 for i in range({staff}):
     u = User.objects.create_user(f"staff{{i}}", password={PASSWORD!r} % (100 + i), is_staff=True)

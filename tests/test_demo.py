@@ -85,3 +85,45 @@ def test_make_run_ctrl_c_and_make_run_again_works_ten_times_in_a_row(var_dir, tm
     old_pc = re.findall(r"pop3\(alice@example\.edu\)<\d+><[^>]+>: Disconnected: Logged out .*del=(\d+)/", log)
     assert old_pc and any(int(d) > 0 for d in old_pc)
     assert f"rip={STORY_OLD_PC_IP}" in log
+
+
+@pytest.mark.slow
+def test_alice_who_opts_in_gets_an_alert_in_the_mailbox_the_demo_prints(var_dir, tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    env["MAILTRAIL_VAR_DIR"] = str(var_dir)
+    log = tmp_path / "demo.log"
+    with log.open("w") as out:
+        demo = subprocess.Popen(
+            [sys.executable, "scripts/demo.py", "--port", str(port), "--lines", DEMO_LINES],
+            cwd=PROJECT_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 120
+            while not _answers(f"http://127.0.0.1:{port}/accounts/login/"):
+                assert demo.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.3)
+            # alice opts in as the alerts page does (the page itself: tests/test_alerts_views.py)
+            opt_in = (
+                "from django.utils import timezone; from webui.alerts.models import Subscription; "
+                "Subscription.objects.create(account='alice@example.edu', email='alice@example.edu', "
+                "language='en', opted_in_at=timezone.now())"
+            )
+            shell_env = {**env, "DJANGO_DEBUG": "1", "MAILTRAIL_DEMO": "1", "MAILTRAIL_TZ": "Asia/Taipei"}
+            subprocess.run(
+                [sys.executable, "manage.py", "shell", "-c", opt_in],
+                cwd=PROJECT_DIR, env=shell_env, check=True, capture_output=True, timeout=60,
+            )  # fmt: skip
+            mailbox = var_dir / "mail"
+            assert f"delivered to: {mailbox}" in log.read_text()
+            deadline = time.monotonic() + 180  # the story's new network comes a minute after the start
+            while not (mailbox.is_dir() and any(mailbox.iterdir())):
+                assert demo.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(1)
+        finally:
+            os.killpg(demo.pid, signal.SIGINT)
+            demo.wait(timeout=60)
+    mail = "".join(path.read_text() for path in mailbox.iterdir())
+    assert "To: alice@example.edu" in mail
+    assert "Subject: mailtrail: a sign-in to your mailbox from a new device or network" in mail
+    assert re.search(r"From IP: 100\.\d+\.\d+\.\d+", mail)

@@ -88,8 +88,20 @@ def _seen_client(event: Event, since: datetime, until: datetime, until_id: int) 
     )  # fmt: skip
 
 
-def _has_client_history(account: str, since: datetime, until: datetime, until_id: int) -> bool:
-    return _logins_before(account, since, until, until_id, " AND client_name IS NOT NULL")
+def _signin_history(event: Event, since: datetime) -> tuple[bool, bool, bool, bool]:
+    """(any sign-in, one from the event's network, one with a client name, one with its client)
+    among the account's sign-ins in [since, the event): one query, one pass over the account's rows."""
+    nets = network_of(event.ip) if event.ip is not None else []
+    net_test = " OR ".join(["ip << %s::cidr"] * len(nets)) or "false"
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT count(*) > 0, coalesce(bool_or({net_test}), false), "  # noqa: S608 (fixed text)
+            "coalesce(bool_or(client_name IS NOT NULL), false), "
+            "coalesce(bool_or(client_name = %s AND client_os IS NOT DISTINCT FROM %s), false) "
+            "FROM event WHERE " + _LOGINS,
+            [*nets, event.client_name, event.client_os, event.account, since, event.ts, event.id],
+        )
+        return cur.fetchone()
 
 
 def new_signin(event: Event) -> Finding | None:
@@ -101,16 +113,11 @@ def new_signin(event: Event) -> Finding | None:
     carried a client name (logins read before client names were logged have none).
     POP3 has no IMAP ID: the network half only.
     """
-    since = event.ts - HISTORY
-    if not _logins_before(event.account, since, event.ts, event.id):
+    any_signin, seen_net, client_history, seen_client = _signin_history(event, event.ts - HISTORY)
+    if not any_signin:
         return None
-    new_net = event.ip is not None and not _seen_network(event.account, event.ip, since, event.ts, event.id)
-    new_client = (
-        event.protocol == "imap"
-        and bool(event.client_name)
-        and _has_client_history(event.account, since, event.ts, event.id)
-        and not _seen_client(event, since, event.ts, event.id)
-    )
+    new_net = event.ip is not None and not seen_net
+    new_client = event.protocol == "imap" and bool(event.client_name) and client_history and not seen_client
     if new_net or new_client:
         return Finding(RULE_NEW_SIGNIN, event, event.ip, client_of(event))
     return None
@@ -138,20 +145,32 @@ def failed_signins(event: Event) -> Finding | None:
     return Finding(RULE_FAILED_SIGNINS, event, event.ip, "", count)
 
 
-def mass_delete(event: Event) -> Finding | None:
-    """A session that deleted more than N messages, signed in from a client or network first seen that day."""
+def mass_delete(event: Event, memo: dict | None = None) -> Finding | None:
+    """A session that deleted more than N messages, signed in from a client or network first seen that day.
+
+    `memo` (one per sender pass) keeps each session's count and verdict between its deletions,
+    which come in bursts: a POP3 client deleting 500 messages costs one count query, not 500.
+    """
     if not event.session:
         return None
+    memo = {} if memo is None else memo
+    key = ("mass_delete", event.account, event.host, event.session)
+    if memo.get(key) == "done":
+        return None
     limit = settings.MAILTRAIL_ALERT_DELETIONS
-    with connection.cursor() as cur:
-        cur.execute(
-            "SELECT count(*) FROM event WHERE account = %s AND kind = 'message_delete' AND host = %s "
-            "AND session = %s AND ts >= %s AND (ts, id) <= (%s, %s)",
-            [event.account, event.host, event.session, event.ts - SESSION_SPAN, event.ts, event.id],
-        )
-        count = cur.fetchone()[0]
+    if key in memo:
+        count = memo[key] = memo[key] + 1
+    else:
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM event WHERE account = %s AND kind = 'message_delete' AND host = %s "
+                "AND session = %s AND ts >= %s AND (ts, id) <= (%s, %s)",
+                [event.account, event.host, event.session, event.ts - SESSION_SPAN, event.ts, event.id],
+            )
+            count = memo[key] = cur.fetchone()[0]
     if count <= limit:
         return None
+    memo[key] = "done"  # decided either way below: one verdict per session
     if Alert.objects.filter(
         account=event.account, rule=RULE_MASS_DELETE, host=event.host, session=event.session
     ).exists():
@@ -188,9 +207,11 @@ RULE_OF_KIND = {
 CHECKS = {RULE_NEW_SIGNIN: new_signin, RULE_FAILED_SIGNINS: failed_signins, RULE_MASS_DELETE: mass_delete}
 
 
-def evaluate(event: Event, rules: set[str]) -> Finding | None:
+def evaluate(event: Event, rules: set[str], memo: dict | None = None) -> Finding | None:
     """The finding of the rule this event's kind answers to, if the owner opted into it."""
     rule = RULE_OF_KIND.get(event.kind)
     if rule is None or rule not in rules:
         return None
+    if rule == RULE_MASS_DELETE:
+        return mass_delete(event, memo)
     return CHECKS[rule](event)

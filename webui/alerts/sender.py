@@ -95,11 +95,12 @@ def _evaluate(after_id: int, up_to_id: int, now) -> int:
         kind__in=list(rules.RULE_OF_KIND),
     ).order_by("ts", "id")
     decided = 0
+    memo: dict = {}
     for event in events.iterator(chunk_size=500):
         subscription = subscriptions[event.account]
         if event.ts < subscription.opted_in_at:
             continue  # what happened before the owner opted in is not news
-        finding = rules.evaluate(event, subscription.rules())
+        finding = rules.evaluate(event, subscription.rules(), memo)
         if finding is not None and record(finding, subscription, now):
             decided += 1
     return decided
