@@ -25,7 +25,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--once", action="store_true", help="run one pass (decide, then send) and exit")
+        parser.add_argument(
+            "--once",
+            action="store_true",
+            help="run one pass (decide, then send) and exit; a new event is decided by the first pass "
+            "that runs MAILTRAIL_ALERT_SETTLE_SECONDS after the pass that first saw it",
+        )
 
     def handle(self, *args, once: bool, **options) -> None:
         if not settings.MAILTRAIL_SITE_URL:
