@@ -131,6 +131,13 @@ class SourceIMAP4(_FromSourceIP, imaplib.IMAP4):
         self.source_ip = source_ip
         imaplib.IMAP4.__init__(self, host, port, timeout=timeout)
 
+    def id(self, fields: bytes) -> str:
+        """Send IMAP ID (RFC 2971) as a client says what it is: fields is the raw argument,
+        `("name" "Thunderbird" …)` or `NIL`, UTF-8 and all. Returns the tagged answer."""
+        imaplib.Commands.setdefault("ID", ("NONAUTH", "AUTH", "SELECTED"))  # imaplib lacks ID
+        typ, _ = self._simple_command("ID", fields)
+        return typ
+
 
 class SourcePOP3(_FromSourceIP, poplib.POP3):
     """poplib.POP3 whose connection comes from a chosen local address."""
