@@ -134,7 +134,9 @@ class SourceIMAP4(_FromSourceIP, imaplib.IMAP4):
     def id(self, fields: bytes) -> str:
         """Send IMAP ID (RFC 2971) as a client says what it is: fields is the raw argument,
         `("name" "Thunderbird" …)` or `NIL`, UTF-8 and all. Returns the tagged answer."""
-        imaplib.Commands.setdefault("ID", ("NONAUTH", "AUTH", "SELECTED"))  # imaplib lacks ID
+        # imaplib lacks ID; xatom("ID") (webui/accounts/backends.py) registers it for one state
+        # only. RFC 2971 allows it in every state.
+        imaplib.Commands["ID"] = ("NONAUTH", "AUTH", "SELECTED")
         typ, _ = self._simple_command("ID", fields)
         return typ
 
