@@ -43,7 +43,12 @@ class Correlator:
 
     def process(self, event: Event) -> Event:
         kind = event.kind
-        if self._clients or kind == CLIENT_ID:
+        if kind == CLIENT_ID:
+            if event.session is not None:
+                self._remember(self._clients, (event.host, event.session), event[_CLIENT:])
+            return event
+        clients = self._clients
+        if clients and (event.host, event.session) in clients:  # a membership test: no call a row
             event = self._client(event)
         if kind == LOGIN:
             ip = event.ip
@@ -82,19 +87,12 @@ class Correlator:
         return event
 
     def _client(self, event: Event) -> Event:
-        """Remember an ID line's fields for its session; give them to the session's rows."""
-        if event.session is None:
-            return event
+        """The event with what its session's IMAP ID said (ingest/clients.py)."""
         key = (event.host, event.session)
-        if event.kind == CLIENT_ID:
-            self._remember(self._clients, key, event[_CLIENT:])
-            return event
         if event.kind in (LOGOUT, AUTH_FAIL):  # the session ends (a failed one is not resumed)
-            client = self._clients.pop(key, None)
+            client = self._clients.pop(key)
         else:
-            client = self._clients.get(key)
-        if client is None:
-            return event
+            client = self._clients[key]
         return _new(Event, (*event[:_CLIENT], *client))
 
     def unresolved(self, event: Event) -> bool:
