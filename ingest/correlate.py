@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from ingest.event import LOGIN, LOGOUT, Event
+from ingest.event import AUTH_FAIL, CLIENT_ID, LOGIN, LOGOUT, Event
 
 # Kinds that name no IP in their own line and take their login's.
 _NEEDS_IP = frozenset(("logout", "message_delete", "mailbox_delete", "mailbox_rename",
@@ -12,6 +12,7 @@ _NEEDS_IP = frozenset(("logout", "message_delete", "mailbox_delete", "mailbox_re
 
 
 _IP = Event._fields.index("ip")
+_CLIENT = Event._fields.index("client_name")  # the four client fields end the Event
 _new = tuple.__new__
 
 
@@ -37,9 +38,18 @@ class Correlator:
         self._by_pid: OrderedDict[tuple[str, int], str] = OrderedDict()
         # (host, protocol, account) → {ip: open logins from it}
         self._by_account: OrderedDict[tuple[str, str, str], dict[str, int]] = OrderedDict()
+        # (host, session) → what its IMAP ID said (name, version, os, vendor): ingest/clients.py
+        self._clients: OrderedDict[tuple[str, str], tuple] = OrderedDict()
 
     def process(self, event: Event) -> Event:
         kind = event.kind
+        if kind == CLIENT_ID:
+            if event.session is not None:
+                self._remember(self._clients, (event.host, event.session), event[_CLIENT:])
+            return event
+        clients = self._clients
+        if clients and (event.host, event.session) in clients:  # a membership test: no call a row
+            event = self._client(event)
         if kind == LOGIN:
             ip = event.ip
             if ip is not None:
@@ -75,6 +85,15 @@ class Correlator:
                         if not ips:
                             del self._by_account[(event.host, event.protocol, event.account)]
         return event
+
+    def _client(self, event: Event) -> Event:
+        """The event with what its session's IMAP ID said (ingest/clients.py)."""
+        key = (event.host, event.session)
+        if event.kind in (LOGOUT, AUTH_FAIL):  # the session ends (a failed one is not resumed)
+            client = self._clients.pop(key)
+        else:
+            client = self._clients[key]
+        return _new(Event, (*event[:_CLIENT], *client))
 
     def unresolved(self, event: Event) -> bool:
         """True for an event that should carry its login's IP and still does not."""

@@ -8,6 +8,7 @@ from datetime import datetime, tzinfo
 
 from ingest.event import (
     AUTH_FAIL,
+    CLIENT_ID,
     COPY,
     FLAG_DELETE,
     LOGIN,
@@ -76,6 +77,11 @@ _MAIL_SERVICES = {
 _AUTH_SERVICES = frozenset(("auth", "auth-worker"))
 _LOGOUT_SERVICES = frozenset(("imap", "pop3", "submission", "sieve"))
 _NOT_INFO = ("Debug: ", "Warning: ", "Error: ", "Fatal: ", "Panic: ", "Warn: ")
+# IMAP ID as Dovecot logs it (`imap_id_log`): `key=value` pairs joined by ", ", in the
+# client's order, keys as the client spelled them (at most 30 characters, RFC 2971).
+_ID_KEY = re.compile(r"(?:^|, )([A-Za-z][\w.-]{0,29})=")
+_ID_FIELDS = {"name": 0, "version": 1, "os": 2, "vendor": 3}
+_ID_LIMIT = 80  # Dovecot writes each value through str_sanitize(value, 80)
 _LEVEL_WORDS = frozenset(("Info", "Debug", "Warning", "Error", "Fatal", "Panic", "Warn"))
 
 # `imap(user)<pid><session>: ` (2.3+), `imap(user): ` (2.2), `IMAP(user): ` (1.x). The user
@@ -375,6 +381,8 @@ class Parser:
                 return self._login(proto, body[11:], host)
             if body.startswith(("Disconnected", "Aborted login", "Login aborted")):
                 return self._login_failed(proto, body, host)
+            if body.startswith("ID sent: "):
+                return self._client_id_login(proto, body[9:], host)
             return None
         if svc in _LEVEL_WORDS:  # 1.x: `May 31 09:43:57 Info: pop3-login: …`
             if svc != "Info" or msg.startswith("Info: Info: "):
@@ -565,6 +573,28 @@ class Parser:
             return _BAD_TIME
         return Event(ts, host, proto, AUTH_FAIL, user, rip, session, attempts=attempts, reason=reason)
 
+    def _client_id_login(self, proto: str, text: str, host: str) -> Event | Malformed | None:
+        """`ID sent: name=…, os=…: user=<>, rip=…, lip=…, session=<…>` (an ID before login).
+
+        The ID is the client's and may spell a whole trailer (`name=A: user=<>, rip=6.6.6.6,
+        … session=<…>`); Dovecot's elements come last, so the real ones start at the last
+        `: user=<` before the last `, rip=` (_elements)."""
+        r = text.rfind(", rip=")
+        h = text.rfind(": user=<", 0, r) if r > 0 else -1
+        if h < 0:
+            return Malformed("ID line without user=<…>, rip=…")
+        got = self._elements(text[h + 2 :])
+        if type(got) is Malformed:
+            return got
+        user, rip, session, _ = got  # type: ignore[misc]
+        fields = _client_fields(text[:h])
+        if fields is None or type(fields) is Malformed:
+            return fields
+        ts = self._when()
+        if ts is None:
+            return _BAD_TIME
+        return _new(Event, (ts, host, proto, CLIENT_ID, user, rip, session, None) + _NO_COUNTERS[4:] + fields)
+
     # ------------------------------------------------------------------ mail process
     def _mail_process(self, proto: str, msg: str, host: str) -> Event | Malformed | None:
         p = msg.find("(")
@@ -627,6 +657,8 @@ class Parser:
             if proto not in _LOGOUT_SERVICES:
                 return None
             return self._logout(proto, account, pid, session, body, host)
+        if body.startswith("ID sent: "):
+            return self._client_id_mail(proto, account, pid, session, body[9:], host)
         j = body.find(": ")
         if j <= 0:
             return None
@@ -649,6 +681,21 @@ class Parser:
                 return None
             return self._mail_log_1x(proto, account, pid, session, host, COPY, body[k + 2 :], body[8:k])
         return None
+
+    def _client_id_mail(
+        self, proto: str, account: str, pid: int | None, session: str | None, text: str, host: str
+    ) -> Event | Malformed | None:
+        """`imap(user)<pid><session>: ID sent: name=…, version=…` (an ID after login): the
+        prefix is Dovecot's, everything after `ID sent: ` the client's."""
+        fields = _client_fields(text)
+        if fields is None or type(fields) is Malformed:
+            return fields
+        ts = self._when()
+        if ts is None:
+            return _BAD_TIME
+        return _new(
+            Event, (ts, host, proto, CLIENT_ID, account, None, session, pid) + _NO_COUNTERS[4:] + fields
+        )
 
     def _logout(
         self,
@@ -931,6 +978,34 @@ class Parser:
                 self._ips.clear()
             self._ips[text] = ok
         return ok
+
+
+def _client_fields(text: str) -> tuple | Malformed | None:
+    """`name=Thunderbird, version=115.3, os=Windows, vendor=Mozilla` → (name, version, os,
+    vendor); None when none of them is there.
+
+    Values are written raw: one may hold `, ` or spell another field (`version=1, os=Fake`),
+    and nothing tells such a value from two fields. The client writes every one of them, so
+    that can only make it lie about itself, which it can do anyway; it cannot reach the
+    session, IP or account, which come from Dovecot's structure around the ID. The first
+    spelling of a key wins (keys in any case); `NIL` and empty values are absent.
+    """
+    keys = list(_ID_KEY.finditer(text))
+    if not keys or keys[0].start() != 0:
+        return Malformed("ID line without key=value") if text else None
+    values: list[str | None] = [None, None, None, None]
+    seen = 0
+    for n, m in enumerate(keys):
+        i = _ID_FIELDS.get(m.group(1).lower())
+        if i is None or seen & (1 << i):
+            continue
+        seen |= 1 << i
+        value = text[m.end() : keys[n + 1].start() if n + 1 < len(keys) else len(text)]
+        if len(value) > _ID_LIMIT:
+            return Malformed(f"ID value {m.group(1)}= is {len(value):,} characters, longer than {_ID_LIMIT}")
+        if value and value != "NIL":
+            values[i] = value
+    return tuple(values) if seen else None
 
 
 def _without_password(text: str) -> str:

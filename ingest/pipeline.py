@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from ingest.clients import fold_client_ids
 from ingest.correlate import Correlator
 from ingest.event import SHORTEST_LIMIT, Event, over_limit
 from ingest.parse import Parser
@@ -151,6 +152,7 @@ def fill_batch(
     batch.first_ts = first_ts
     batch.last_ts = last_ts
     batch.year, batch.month = parser.year_state
+    fold_client_ids(batch)
     return exhausted
 
 

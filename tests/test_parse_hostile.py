@@ -107,7 +107,11 @@ def assert_storable(result: Event | Malformed | None) -> None:
         return
     assert type(result) is Event
     assert result.ts.tzinfo is not None
-    assert result.account
+    # an IMAP ID before login names no account: it is folded into its session's rows, never stored
+    assert result.account or result.kind == "client_id"
+    for name in ("client_name", "client_version", "client_os", "client_vendor"):
+        value = getattr(result, name)
+        assert value is None or 0 < len(value) <= 80, (name, value)
     if result.ip is not None:
         ipaddress.ip_address(result.ip)
     for name in ("pid", "deleted", "messages", "expunged", "trashed", "attempts"):
