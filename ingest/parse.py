@@ -216,7 +216,13 @@ _SYSLOG_NOISE = r"(?s:.{9}:..:.. (?!<)[^ (]*[^ (:] (?!dovecot))"
 _ISO_NOISE = r"(?s:(?!.{9}:..:.. ).{4}-.{5}T.{8}[^ ]* (?!<)[^ (]*[^ (:] (?!dovecot))"
 # the shortcuts' head: _SYSLOG_STAMP narrowed to ASCII (cheaper to match; the rest falls back)
 _ASCII_STAMP = r"[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2}"
-_LMTP_NOISE = _ASCII_STAMP + r" [^ ]+ dovecot: lmtp\((?:[^:]|:(?! ))*: (?:Connect|Disconnect) from "
+# lmtp's connection lines, and its `msgid=…: saved mail to …` (what the mail process reads
+# after its prefix, _MAIL_PREFIX_END's first match, is no event when it starts with msgid=)
+_PREFIX_END = r"\)(?:<\d{1,9}>)?(?:<[^<>]*>)?: "
+_LMTP_NOISE = (
+    _ASCII_STAMP + r" [^ ]+ dovecot: lmtp\((?:(?:[^:]|:(?! ))*: (?:Connect|Disconnect) from "
+    r"|(?s:(?:(?!" + _PREFIX_END + r").)*)(?>" + _PREFIX_END + r")msgid=)"
+)
 _BATCH = re.compile(
     "(" + _ASCII_STAMP + r") ([^ ]+) dovecot: (?:"
     r"(imap|pop3|submission|managesieve)-login: "
