@@ -224,15 +224,13 @@ _LMTP_NOISE = (
     r"|(?s:(?:(?!" + _PREFIX_END + r").)*)(?>" + _PREFIX_END + r")msgid=)"
 )
 _BATCH = re.compile(
+    r"(?!" + _SYSLOG_NOISE + ")(?:"  # most lines: another program's, turned away first
     "(" + _ASCII_STAMP + r") ([^ ]+) dovecot: (?:"
     r"(imap|pop3|submission|managesieve)-login: "
     r"(?:" + _FAST_LOGIN.pattern + r"|" + _FAST_AUTH_FAILED.pattern + r")\Z"
     r"|(imap|pop3)" + _FAST_MAIL.pattern + r"\Z)"
-    r"|(?!" + _SYSLOG_NOISE + "|" + _ISO_NOISE + "|" + _LMTP_NOISE + ")"
+    r"|(?!" + _ISO_NOISE + "|" + _LMTP_NOISE + "))"
 )
-_B_LOGIN = 3  # where each shortcut's groups start in a _BATCH match's groups()
-_B_AUTH = 7
-_B_MAIL = 12
 _B_LOGIN_PROTOCOLS = {name[:-6]: proto for name, proto in _LOGIN_SERVICES.items()}  # imap-login
 
 _BAD_TIME = Malformed("timestamp is not a valid date")
@@ -343,46 +341,48 @@ class Parser:
         clock = self._clock
         cache = clock._cache
         yearless = self._yearless
+        mail_event = self._mail_event
+        # groups(): 0 stamp, 1 host, 2 login service, 3–6 login, 7–10 failed login (_B_…),
+        # 11 mail service, 12–29 _FAST_MAIL's; none of them: parse_line reads the line
         for i in compress(range(len(out)), out):
-            g = out[i].groups()
-            proto = g[2]
-            if proto is not None:  # a login process: a login or a failed one
-                proto = _B_LOGIN_PROTOCOLS[proto]
-                user = g[_B_LOGIN]
-                if user is not None:
-                    rip = g[_B_LOGIN + 1]
-                    if "(auth failed, " in lines[i] or not (ips.get(rip) or valid_ip(rip)):
+            try:
+                g = out[i].groups()
+                proto = g[11]
+                if proto is not None:  # a mail process: a logout or a mail_log event
+                    if not g[12]:
+                        out[i] = parse(lines[i])
+                        continue
+                elif g[2] is not None:  # a login process: a login or a failed one
+                    proto = _B_LOGIN_PROTOCOLS[g[2]]
+                    rip = g[4] if g[3] is not None else g[9]
+                    if not (ips.get(rip) or valid_ip(rip)) or (
+                        g[3] is not None and "(auth failed, " in lines[i]
+                    ):
                         out[i] = parse(lines[i])
                         continue
                 else:
-                    rip = g[_B_AUTH + 2]
-                    if not (ips.get(rip) or valid_ip(rip)):
-                        out[i] = parse(lines[i])
-                        continue
-            elif g[_B_MAIL - 1] is not None and g[_B_MAIL]:
-                proto = g[_B_MAIL - 1]
-                user = None
-            else:
-                out[i] = parse(lines[i])
-                continue
-            stamp = g[0]
-            hit = cache.get(stamp)
-            if hit is not None and hit[0] == clock.month:
-                ts = hit[1]
-            else:
-                ts = yearless(stamp)
-                if ts is None:
                     out[i] = parse(lines[i])
                     continue
-            if user is None:
-                if g[_B_MAIL - 1] is not None:
-                    out[i] = self._mail_event(ts, g[1], proto, g[_B_MAIL:])
-                    continue
-                event = (ts, g[1], proto, AUTH_FAIL, g[_B_AUTH + 1], rip, g[_B_AUTH + 3] or None, None)
-                out[i] = _new(Event, event + _TAIL_AUTH + (int(g[_B_AUTH]), "auth failed"))
-            else:
-                event = (ts, g[1], proto, LOGIN, user, rip, g[_B_LOGIN + 3] or None, int(g[_B_LOGIN + 2]))
-                out[i] = _new(Event, event + _NO_COUNTERS)
+                stamp = g[0]
+                hit = cache.get(stamp)
+                if hit is not None and hit[0] == clock.month:
+                    ts = hit[1]
+                else:
+                    ts = yearless(stamp)
+                    if ts is None:
+                        out[i] = parse(lines[i])
+                        continue
+                if g[11] is not None:
+                    out[i] = mail_event(ts, g[1], proto, g[12:])
+                elif g[3] is not None:
+                    out[i] = _new(
+                        Event, (ts, g[1], proto, LOGIN, g[3], rip, g[6] or None, int(g[5])) + _NO_COUNTERS
+                    )
+                else:
+                    event = (ts, g[1], proto, AUTH_FAIL, g[8], rip, g[10] or None, None)
+                    out[i] = _new(Event, event + _TAIL_AUTH + (int(g[7]), "auth failed"))
+            except Exception:  # noqa: BLE001 — parse_line never raises, and says what it found
+                out[i] = parse(lines[i])
         return out
 
     # ------------------------------------------------------------------ wrappers
