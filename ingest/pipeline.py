@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from itertools import compress, islice
+from itertools import compress, islice, repeat
 from operator import itemgetter
 
 from ingest.correlate import Correlator
@@ -16,6 +16,8 @@ from ingest.source import MAX_LINE, RawLine
 # Lines decoded and parsed together (Parser.parse_lines); fewer when bad lines near MAX_BAD_BYTES.
 CHUNK_LINES = 512
 _DATA = itemgetter(1)
+_TS = itemgetter(0)
+_TYPES_EVENT = frozenset((Event,))
 _OVERLONG = itemgetter(3)
 
 # Bytes that do not occur in text logs (tab, LF, VT, FF, CR and ESC do).
@@ -112,11 +114,37 @@ def fill_batch(
         end = chunk[-1][2]
         texts, faults = _decode(chunk)
         results = parse_lines(texts)
+        seen = 0
         if faults is None:  # the usual chunk: valid UTF-8, no NUL, no overlong line
-            visit = compress(range(len(chunk)), results)
+            hits = list(compress(range(len(chunk)), results))
+            visit = iter(hits)
+            found = list(map(results.__getitem__, hits))
+            if found and _TYPES_EVENT.issuperset(map(type, found)):
+                # only events: when all are in the window and none holds a value over its
+                # limit (only a long line can), none is a bad line; the chunk's earliest and
+                # latest times are the batch's bookkeeping below in one step
+                times = list(map(_TS, found))
+                try:
+                    early, late = min(times), max(times)
+                    fits = not check_time or (oldest <= early and late <= newest)
+                except OverflowError:
+                    fits = False
+                if fits:
+                    long = compress(found, map(SHORTEST_LIMIT.__lt__, map(len, map(texts.__getitem__, hits))))
+                    fits = not any(map(over_limit, long))
+                if fits:
+                    for i, event in zip(hits, found, strict=True):
+                        append((*correlate(event), source_id, chunk[i][0]))
+                    if last_ts is None:
+                        first_ts, last_ts = early, late
+                    else:
+                        if late > last_ts:
+                            last_ts = late
+                        if early < first_ts:
+                            first_ts = early
+                    seen, visit = len(hits), iter(())
         else:
             visit = compress(range(len(chunk)), map(_worth_a_look, results, faults, chunk))
-        seen = 0
         for i in visit:
             seen += 1
             offset, data, _, overlong = chunk[i]
@@ -191,16 +219,12 @@ def _take(lines: Iterator[RawLine], want: int, held: int) -> tuple[list[RawLine]
 
 def _decode(chunk: list[RawLine]) -> tuple[list[str], list[str | None] | None]:
     """The chunk's lines as text, and each one's fault (None: no line has one)."""
-    if not any(map(_OVERLONG, chunk)):
+    datas = list(map(_DATA, chunk))
+    if not any(map(_OVERLONG, chunk)) and not any(map(bytes.__contains__, datas, repeat(b"\x00"))):
         try:
-            text = b"\n".join(map(_DATA, chunk)).decode()  # valid as a whole iff line by line
+            return list(map(bytes.decode, datas)), None
         except UnicodeDecodeError:
             pass
-        else:
-            if "\x00" not in text:
-                texts = text.split("\n")
-                if len(texts) == len(chunk):
-                    return texts, None
     texts, faults = [], []
     for _, data, _, overlong in chunk:
         fault = None

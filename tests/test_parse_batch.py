@@ -184,3 +184,37 @@ def test_a_batch_of_bad_lines_ends_at_the_same_line_and_reads_no_further() -> No
     assert next(lines) is raw[stop]  # the reader is where the batch ended
     assert len(batch.bad) == (stop + 2) // 3
     assert batch.skipped == stop - len(batch.bad)
+
+
+def _batches(path, chunk_lines: int, monkeypatch) -> list[tuple]:
+    """Every batch fill_batch makes of the file, with CHUNK_LINES = chunk_lines."""
+    from ingest import pipeline
+    from ingest.source import ReadResult, read_lines
+
+    monkeypatch.setattr(pipeline, "CHUNK_LINES", chunk_lines)
+    parser, correlator = Parser(TZ, now=NOW), Correlator()
+    window = (datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 27, 11, tzinfo=UTC))
+    out = []
+    with open(path, "rb") as fh:
+        lines = read_lines(fh, 0, ReadResult(), final=True)
+        done = False
+        while not done:
+            batch = Batch(start=out[-1][1] if out else 0)
+            done = fill_batch(lines, batch, parser, correlator, 1, 3000, window)
+            out.append((batch.start, batch.end, batch.lines, batch.skipped, batch.repaired, batch.events,
+                        batch.bad, batch.first_ts, batch.last_ts, batch.year, batch.month, done))  # fmt: skip
+    return out
+
+
+def test_fill_batch_gives_the_same_batches_whatever_its_chunk(tmp_path, monkeypatch) -> None:
+    """Chunks of one line against chunks of 512 (and 7) on the hostile log with a generated
+    day around it: the same events, bad lines, counts, times and year state in each batch."""
+    path = tmp_path / "mixed.log"
+    log = write_hostile_log(tmp_path / "hostile.log", valid=2000, random_bytes=200_000, latin1=1000, now=NOW)
+    day = "\n".join(generate_lines(6000, days=8, end=NOW, tz=TZ, seed=4)).encode()
+    path.write_bytes(day + b"\n" + log.path.read_bytes() + day[: len(day) // 2])
+    one = _batches(path, 1, monkeypatch)
+    assert len(one) > 4
+    assert sum(b[2] for b in one) > 10_000 and any(b[6] for b in one)
+    assert _batches(path, 512, monkeypatch) == one
+    assert _batches(path, 7, monkeypatch) == one
