@@ -61,6 +61,11 @@ _RULES = (
         ("Parser._line", "_other_wrapper", "_mail_process", "Parser._login", "_auth_process"),
     ),
     ("parse: timestamps", ("Clock.",)),
+    (
+        "parse: chunks (parse_lines: batch regex, groups, events)",
+        ("Parser.parse_lines", "Parser._mail_event"),
+    ),
+    ("decode", ("_decode (",)),
     ("parse: noise filter and dispatch", ("parse_line", "Parser._message")),
     ("correlate", ("Correlator.",)),
     ("hand-off to the writer", ("BackgroundWriter.submit",)),
