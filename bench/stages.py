@@ -115,7 +115,7 @@ def profile(args: argparse.Namespace) -> int:
     )
     print(f"threads: {dict(threads)}")
     print(f"{'stage':52} {'samples':>8} {'share':>6} {'µs/line':>8}" + ("  µs/event" if args.events else ""))
-    order = [s for s, _ in _RULES] + [
+    order = [s for s, _ in _RULES if s != "decode"] + [
         "decode",
         "tuple building (append)",
         "fill_batch loop (ts bookkeeping, branches)",
