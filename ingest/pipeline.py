@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from itertools import compress, islice, repeat
+from itertools import compress, islice
 from operator import itemgetter
 
 from ingest.correlate import Correlator
@@ -220,7 +220,7 @@ def _take(lines: Iterator[RawLine], want: int, held: int) -> tuple[list[RawLine]
 def _decode(chunk: list[RawLine]) -> tuple[list[str], list[str | None] | None]:
     """The chunk's lines as text, and each one's fault (None: no line has one)."""
     datas = list(map(_DATA, chunk))
-    if not any(map(_OVERLONG, chunk)) and not any(map(bytes.__contains__, datas, repeat(b"\x00"))):
+    if not any(map(_OVERLONG, chunk)) and b"\x00" not in b"".join(datas):
         try:
             return list(map(bytes.decode, datas)), None
         except UnicodeDecodeError:
