@@ -214,22 +214,26 @@ _TAIL_AUTH = (None,) * 12  # the fields after pid up to attempts, for an auth_fa
 # both readings on the corpus, the generated mix, the hostile log and generated lines.
 _SYSLOG_NOISE = r"(?s:.{9}:..:.. (?!<)[^ (]*[^ (:] (?!dovecot))"
 _ISO_NOISE = r"(?s:(?!.{9}:..:.. ).{4}-.{5}T.{8}[^ ]* (?!<)[^ (]*[^ (:] (?!dovecot))"
-# the shortcuts' head: _SYSLOG_STAMP narrowed to ASCII (cheaper to match; the rest falls back)
+# the shortcuts' heads: _SYSLOG_STAMP and _ISO_STAMP narrowed to ASCII digits and letters
+# (cheaper to match; a line they miss is read by parse_line)
 _ASCII_STAMP = r"[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2}"
+_ASCII_ISO = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:?[0-9]{2})?"
+)
 # lmtp's connection lines, and its `msgid=…: saved mail to …` (what the mail process reads
 # after its prefix, _MAIL_PREFIX_END's first match, is no event when it starts with msgid=)
-_PREFIX_END = r"\)(?:<\d{1,9}>)?(?:<[^<>]*>)?: "
+_PREFIX_END = r"\)(?:<\d{1,9}>)?(?:<[^<>]*>)?: "  # _MAIL_PREFIX_END without its groups
 _LMTP_NOISE = (
-    _ASCII_STAMP + r" [^ ]+ dovecot: lmtp\((?:(?:[^:]|:(?! ))*: (?:Connect|Disconnect) from "
-    r"|(?s:(?:(?!" + _PREFIX_END + r").)*)(?>" + _PREFIX_END + r")msgid=)"
+    "(?:" + _ASCII_STAMP + "|" + _ASCII_ISO + r") [^ ]+ dovecot: lmtp\((?:(?:[^:]|:(?! ))*: "
+    r"(?:Connect|Disconnect) from |(?s:(?:(?!" + _PREFIX_END + r").)*)(?>" + _PREFIX_END + r")msgid=)"
 )
 _BATCH = re.compile(
-    r"(?!" + _SYSLOG_NOISE + ")(?:"  # most lines: another program's, turned away first
-    "(" + _ASCII_STAMP + r") ([^ ]+) dovecot: (?:"
+    r"(?!" + _SYSLOG_NOISE + "|" + _ISO_NOISE + ")(?:"  # most lines: another program's, turned away first
+    "(?:(" + _ASCII_STAMP + ")|(" + _ASCII_ISO + r")) ([^ ]+) dovecot: (?:"
     r"(imap|pop3|submission|managesieve)-login: "
     r"(?:" + _FAST_LOGIN.pattern + r"|" + _FAST_AUTH_FAILED.pattern + r")\Z"
     r"|(imap|pop3)" + _FAST_MAIL.pattern + r"\Z)"
-    r"|(?!" + _ISO_NOISE + "|" + _LMTP_NOISE + "))"
+    r"|(?!" + _LMTP_NOISE + "))"
 )
 _B_LOGIN_PROTOCOLS = {name[:-6]: proto for name, proto in _LOGIN_SERVICES.items()}  # imap-login
 
@@ -341,22 +345,23 @@ class Parser:
         clock = self._clock
         cache = clock._cache
         yearless = self._yearless
+        iso = clock.iso
         mail_event = self._mail_event
-        # groups(): 0 stamp, 1 host, 2 login service, 3–6 login, 7–10 failed login (_B_…),
-        # 11 mail service, 12–29 _FAST_MAIL's; none of them: parse_line reads the line
+        # groups(): 0 syslog stamp, 1 ISO stamp, 2 host, 3 login service, 4–7 login, 8–11
+        # failed login, 12 mail service, 13–30 _FAST_MAIL's; none: parse_line reads the line
         for i in compress(range(len(out)), out):
             try:
                 g = out[i].groups()
-                proto = g[11]
+                proto = g[12]
                 if proto is not None:  # a mail process: a logout or a mail_log event
-                    if not g[12]:
+                    if not g[13]:
                         out[i] = parse(lines[i])
                         continue
-                elif g[2] is not None:  # a login process: a login or a failed one
-                    proto = _B_LOGIN_PROTOCOLS[g[2]]
-                    rip = g[4] if g[3] is not None else g[9]
+                elif g[3] is not None:  # a login process: a login or a failed one
+                    proto = _B_LOGIN_PROTOCOLS[g[3]]
+                    rip = g[5] if g[4] is not None else g[10]
                     if not (ips.get(rip) or valid_ip(rip)) or (
-                        g[3] is not None and "(auth failed, " in lines[i]
+                        g[4] is not None and "(auth failed, " in lines[i]
                     ):
                         out[i] = parse(lines[i])
                         continue
@@ -364,23 +369,24 @@ class Parser:
                     out[i] = parse(lines[i])
                     continue
                 stamp = g[0]
-                hit = cache.get(stamp)
-                if hit is not None and hit[0] == clock.month:
+                if stamp is None:
+                    ts = iso(g[1])
+                elif (hit := cache.get(stamp)) is not None and hit[0] == clock.month:
                     ts = hit[1]
                 else:
                     ts = yearless(stamp)
-                    if ts is None:
-                        out[i] = parse(lines[i])
-                        continue
-                if g[11] is not None:
-                    out[i] = mail_event(ts, g[1], proto, g[12:])
-                elif g[3] is not None:
+                if ts is None:
+                    out[i] = parse(lines[i])
+                    continue
+                if g[12] is not None:
+                    out[i] = mail_event(ts, g[2], proto, g[13:])
+                elif g[4] is not None:
                     out[i] = _new(
-                        Event, (ts, g[1], proto, LOGIN, g[3], rip, g[6] or None, int(g[5])) + _NO_COUNTERS
+                        Event, (ts, g[2], proto, LOGIN, g[4], rip, g[7] or None, int(g[6])) + _NO_COUNTERS
                     )
                 else:
-                    event = (ts, g[1], proto, AUTH_FAIL, g[8], rip, g[10] or None, None)
-                    out[i] = _new(Event, event + _TAIL_AUTH + (int(g[7]), "auth failed"))
+                    event = (ts, g[2], proto, AUTH_FAIL, g[9], rip, g[11] or None, None)
+                    out[i] = _new(Event, event + _TAIL_AUTH + (int(g[8]), "auth failed"))
             except Exception:  # noqa: BLE001 — parse_line never raises, and says what it found
                 out[i] = parse(lines[i])
         return out
