@@ -73,10 +73,10 @@ class Correlator:
         ip = event[5]
         host, session, pid = event[1], event[6], event[7]
         if ip is None:
-            if session is not None and (ip := self._by_session.get((host, session))) is not None:
-                self._by_session.move_to_end((host, session))  # most recently used
-            elif pid is not None and (ip := self._by_pid.get((host, pid))) is not None:
-                self._by_pid.move_to_end((host, pid))
+            if session is not None and (ip := self._by_session.get(key := (host, session))) is not None:
+                self._by_session.move_to_end(key)  # most recently used
+            elif pid is not None and (ip := self._by_pid.get(key := (host, pid))) is not None:
+                self._by_pid.move_to_end(key)
             elif session is None and pid is None:  # a 2.2 or older prefix
                 ips = self._by_account.get((host, event[2], event[4]))
                 if ips is not None and len(ips) == 1:
