@@ -59,6 +59,12 @@ class Event(NamedTuple):
     uid: int | None = None
     attempts: int | None = None  # auth_fail: attempts in the connection
     reason: str | None = None  # auth_fail reason; logout reason ("Logged out", …)
+    # What the client said it is (IMAP ID, logged with imap_id_log): on the login row and
+    # on the later rows of its session, joined like the ip.
+    client_name: str | None = None
+    client_version: str | None = None
+    client_os: str | None = None
+    client_vendor: str | None = None
 
     def as_json(self) -> dict[str, object]:
         """The `ingest parse` output object: ts in ISO 8601 with offset, absent values null."""
@@ -84,6 +90,11 @@ MAX_LENGTH = {
     "mailbox_to": 1_000,
     "message_id": 998,  # RFC 5322's longest line; mail_log writes at most 80 + "..."
     "reason": 1_000,
+    # RFC 2971: an ID field value is at most 1024 octets
+    "client_name": 1_024,
+    "client_version": 1_024,
+    "client_os": 1_024,
+    "client_vendor": 1_024,
 }
 # A line no longer than this cannot hold a value over its limit (ip aside: see above), so
 # most lines skip the check.

@@ -169,7 +169,8 @@ _AUTH_REASONS = re.compile(
 _IPV4 = re.compile(r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}")
 _IP_CACHE_MAX = 100_000
 
-_NO_COUNTERS = (None,) * 14  # the fields after pid, for a login
+_NO_CLIENT = (None,) * 4  # client_name … client_vendor: IMAP ID, joined later
+_NO_COUNTERS = (None,) * 18  # the fields after pid, for a login
 _new = tuple.__new__  # builds an Event from a full tuple: a third of the cost of Event(…)
 # --------------------------------------------------------------------------- shortcuts
 # The stock 2.2–2.4 lines, each read by one regex: the same answer as the general path (a
@@ -386,7 +387,7 @@ class Parser:
                     )
                 else:
                     event = (ts, g[2], proto, AUTH_FAIL, g[9], rip, g[11] or None, None)
-                    out[i] = _new(Event, event + _TAIL_AUTH + (int(g[8]), "auth failed"))
+                    out[i] = _new(Event, event + _TAIL_AUTH + (int(g[8]), "auth failed") + _NO_CLIENT)
             except Exception:  # noqa: BLE001 — parse_line never raises, and says what it found
                 out[i] = parse(lines[i])
         return out
@@ -514,7 +515,7 @@ class Parser:
             if ts is None:
                 return None
             event = (ts, host, proto, AUTH_FAIL, user, rip, session or None, None)
-            return _new(Event, event + _TAIL_AUTH + (int(attempts), "auth failed"))
+            return _new(Event, event + _TAIL_AUTH + (int(attempts), "auth failed") + _NO_CLIENT)
         return None
 
     def _mail_shortcut(self, proto: str, msg: str, p: int, host: str) -> Event | None:
@@ -535,7 +536,7 @@ class Parser:
                     Event,
                     (ts, host, proto, LOGOUT, account, None, session or None, int(pid), int(deleted),
                      None, None, None, int(expunged), int(trashed), int(b_in), int(b_out), None, None,
-                     None, None, None, reason),
+                     None, None, None, reason, None, None, None, None),
                 )  # fmt: skip
             deleted, second, size = int(g[9]), int(g[10]), int(g[11])
             if self.dovecot24 or deleted > second:
@@ -545,7 +546,8 @@ class Parser:
             return _new(
                 Event,
                 (ts, host, proto, LOGOUT, account, None, session or None, int(pid), deleted, messages,
-                 size, deleted_bytes, None, None, None, None, None, None, None, None, None, reason),
+                 size, deleted_bytes, None, None, None, None, None, None, None, None, None, reason,
+                 None, None, None, None),
             )  # fmt: skip
         action, source, box, uid, msgid, size = g[12:]
         if source is not None:
@@ -556,7 +558,7 @@ class Parser:
             Event,
             (ts, host, proto, kind, account, None, session or None, int(pid), None, None,
              int(size) if size is not None and size != "error" else None, None, None, None, None,
-             None, mailbox, mailbox_to, msgid, int(uid), None, None),
+             None, mailbox, mailbox_to, msgid, int(uid), None, None, None, None, None, None),
         )  # fmt: skip
 
     # ------------------------------------------------------------------ login process
@@ -805,7 +807,7 @@ class Parser:
             Event,
             (ts, host, proto, LOGOUT, account, None, session, pid, deleted, messages, size,
              deleted_bytes, expunged, trashed, bytes_in, bytes_out, None, None, None, None,
-             None, reason),
+             None, reason) + _NO_CLIENT,
         )  # fmt: skip
 
     def _other_stats(self, stats: str) -> dict | Malformed:
@@ -864,7 +866,7 @@ class Parser:
         return _new(
             Event,
             (ts, host, proto, kind, account, None, session, pid, None, None, size, None, None,
-             None, None, None, mailbox, mailbox_to, msgid, uid, None, reason),
+             None, None, None, mailbox, mailbox_to, msgid, uid, None, reason) + _NO_CLIENT,
         )  # fmt: skip
 
     def _copy_from(

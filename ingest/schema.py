@@ -44,6 +44,11 @@ event = sa.Table(
     sa.Column("uid", sa.BigInteger),
     sa.Column("attempts", sa.Integer),
     sa.Column("reason", sa.Text),
+    # what the client said it is (IMAP ID, imap_id_log): on the login row and later rows of its session
+    sa.Column("client_name", sa.Text),
+    sa.Column("client_version", sa.Text),
+    sa.Column("client_os", sa.Text),
+    sa.Column("client_vendor", sa.Text),
     # provenance: which file and byte offset the line came from
     sa.Column("source_id", sa.Integer, nullable=False),
     sa.Column("line_offset", sa.BigInteger, nullable=False),

@@ -32,6 +32,10 @@ class Event(models.Model):
     uid = models.BigIntegerField(_("UID"), null=True)
     attempts = models.IntegerField(_("attempts"), null=True)
     reason = models.TextField(_("reason"), null=True)
+    client_name = models.TextField(_("client"), null=True)
+    client_version = models.TextField(_("client version"), null=True)
+    client_os = models.TextField(_("client OS"), null=True)
+    client_vendor = models.TextField(_("client vendor"), null=True)
     source_id = models.IntegerField()
     line_offset = models.BigIntegerField(_("line offset"))
 
