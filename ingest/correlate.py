@@ -39,27 +39,17 @@ class Correlator:
         self._by_account: OrderedDict[tuple[str, str, str], dict[str, int]] = OrderedDict()
 
     def process(self, event: Event) -> Event:
-        # One function, by index rather than by name: it runs for every event (the
-        # behaviour is _remember's and _find's, spelt out).
+        # By index rather than by name, in one function but for _remember: it runs for
+        # every event.
         kind = event[3]
         if kind == LOGIN:
             ip = event[5]
             if ip is not None:
                 host, session, pid = event[1], event[6], event[7]
                 if session is not None:
-                    table = self._by_session
-                    key = (host, session)
-                    table[key] = ip
-                    table.move_to_end(key)
-                    if len(table) > self.max_sessions:
-                        table.popitem(last=False)
+                    _remember(self._by_session, (host, session), ip, self.max_sessions)
                 if pid is not None:
-                    table = self._by_pid
-                    key = (host, pid)
-                    table[key] = ip
-                    table.move_to_end(key)
-                    if len(table) > self.max_sessions:
-                        table.popitem(last=False)
+                    _remember(self._by_pid, (host, pid), ip, self.max_sessions)
                 table = self._by_account
                 key = (host, event[2], event[4])
                 ips = table.pop(key, None) or {}
@@ -106,3 +96,11 @@ class Correlator:
 
     def __len__(self) -> int:
         return len(self._by_session) + len(self._by_pid)
+
+
+def _remember(table: OrderedDict, key: tuple, value: object, most: int) -> None:
+    """key → value as the most recently used entry; the least recently used goes past `most`."""
+    table[key] = value
+    table.move_to_end(key)
+    if len(table) > most:
+        table.popitem(last=False)
