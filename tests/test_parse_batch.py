@@ -20,7 +20,7 @@ from ingest.pipeline import MAX_BAD_BYTES, fill_batch
 from ingest.sink import Batch
 from ingest.source import MAX_LINE, RawLine
 from tests.hostile_log import write_hostile_log
-from tests.test_parse_hostile import HOSTILE_BITS, NOW, REAL, SAMPLES, SETTINGS, TZ
+from tests.test_parse_hostile import HOSTILE_BITS, NOW, REAL, SAMPLES, SETTINGS, TZ, change
 
 
 def assert_same(lines: list[str], chunk: int = 97, **kw: object) -> None:
@@ -139,12 +139,7 @@ def chunks_of_lines(draw: st.DrawFn) -> list[str]:
                 )
             )
             how = draw(st.sampled_from(("insert", "delete", "replace")))
-            if how == "insert":
-                line = line[:at] + bit + line[at:]
-            elif how == "delete":
-                line = line[:at] + line[at + draw(st.integers(1, 6)) :]
-            else:
-                line = line[:at] + bit + line[at + len(bit) :]
+            line = change(line, at, bit, how, draw(st.integers(1, 6)) if how == "delete" else 0)
         out.append(line)
     return out
 
