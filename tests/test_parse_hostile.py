@@ -133,13 +133,17 @@ def mutated_lines(draw: st.DrawFn) -> str:
                 st.sampled_from(HOSTILE_BITS), st.text(max_size=3), st.sampled_from(["9" * 25, "\x00", "%"])
             )
         )
-        if how == "insert":
-            line = line[:at] + bit + line[at:]
-        elif how == "delete":
-            line = line[:at] + line[at + draw(st.integers(1, 10)) :]
-        else:
-            line = line[:at] + bit + line[at + len(bit) :]
+        line = change(line, at, bit, how, draw(st.integers(1, 10)) if how == "delete" else 0)
     return line
+
+
+def change(line: str, at: int, bit: str, how: str, cut: int) -> str:
+    """`bit` inserted at `at`, or `cut` characters deleted there, or `bit` written over them."""
+    if how == "insert":
+        return line[:at] + bit + line[at:]
+    if how == "delete":
+        return line[:at] + line[at + cut :]
+    return line[:at] + bit + line[at + len(bit) :]
 
 
 @SETTINGS
