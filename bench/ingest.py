@@ -31,12 +31,13 @@ import psycopg  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from bench.common import add_database_url, say  # noqa: E402
+from ingest.clients import fold_client_ids  # noqa: E402
 from ingest.correlate import Correlator  # noqa: E402
 from ingest.event import Event  # noqa: E402
 from ingest.generate import write_log  # noqa: E402
 from ingest.parse import Parser  # noqa: E402
 from ingest.partitions import ensure_partitions, month_start  # noqa: E402
-from ingest.sink import COPY_EVENTS  # noqa: E402
+from ingest.sink import COPY_EVENTS, Batch  # noqa: E402
 from mailtrail.database import embedded_url, sqlalchemy_url, stop_embedded  # noqa: E402
 from mailtrail.env import env_zone  # noqa: E402
 
@@ -104,7 +105,10 @@ def parse_file(path: Path, tz, now: datetime, source_id: int) -> tuple[list[tupl
             if type(event) is Event:
                 rows.append((*correlate(event), source_id, offset))
             offset += len(raw)
-    return rows, lines
+    batch = Batch(start=0)
+    batch.events = rows
+    fold_client_ids(batch)  # IMAP ID lines onto their sessions' rows, as fill_batch does
+    return batch.events, lines
 
 
 def copy_rows(url: str, rows: list[tuple]) -> float:

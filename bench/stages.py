@@ -61,6 +61,11 @@ _RULES = (
         ("Parser._line", "_other_wrapper", "_mail_process", "Parser._login", "_auth_process"),
     ),
     ("parse: timestamps", ("Clock.",)),
+    (
+        "parse: chunks (parse_lines: batch regex, groups, events)",
+        ("Parser.parse_lines", "Parser._mail_event"),
+    ),
+    ("decode", ("_decode (",)),
     ("parse: noise filter and dispatch", ("parse_line", "Parser._message")),
     ("correlate", ("Correlator.",)),
     ("hand-off to the writer", ("BackgroundWriter.submit",)),
@@ -110,7 +115,7 @@ def profile(args: argparse.Namespace) -> int:
     )
     print(f"threads: {dict(threads)}")
     print(f"{'stage':52} {'samples':>8} {'share':>6} {'µs/line':>8}" + ("  µs/event" if args.events else ""))
-    order = [s for s, _ in _RULES] + [
+    order = [s for s, _ in _RULES if s != "decode"] + [
         "decode",
         "tuple building (append)",
         "fill_batch loop (ts bookkeeping, branches)",

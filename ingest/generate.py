@@ -136,6 +136,31 @@ STORY_ABROAD = 4 * 3600  # a slot in which a guesser abroad may try
 STORY_ABROAD_IPS = ("203.0.113.45", "198.51.100.182", "203.0.113.201", "198.51.100.23")
 STORY_PEOPLE_SEED = 20261205  # every story call builds the same accounts, with the same addresses
 
+# What IMAP clients say they are (IMAP ID, logged with `imap_id_log = *`): (share of devices,
+# ID fields as the client sends them, True when it sends ID before login). There are no
+# published figures for IMAP clients on a campus server: the shares of email-client
+# statistics (Litmus's monthly market share: Apple's clients first, then Gmail, Outlook a
+# few per cent) are for opened messages, not IMAP connections. So this is an assumption for
+# a university mailbox: phones mostly Apple's and Gmail's apps, desktops Thunderbird,
+# Outlook and Apple Mail; Outlook sends no ID at all, nor do mutt and fetchmail. Which
+# client a device runs is drawn from (account, address) alone, so a device keeps its client
+# and the seed's other draws are not moved.
+CLIENTS = (
+    (30, (("name", "iPhone Mail"), ("version", "21E236"), ("os", "iOS"), ("os-version", "17.4.1 (21E236)")), True),
+    (10, (("name", "Mac OS X Mail"), ("version", "16.0 (3731.700.6)"), ("os", "Mac OS X"),
+          ("os-version", "13.4 (22F66)"), ("vendor", "Apple Inc.")), True),
+    (20, (("name", "Thunderbird"), ("version", "115.3.1")), False),
+    (15, None, False),  # Outlook: no ID
+    (7, (("name", "K-9 Mail"), ("version", "6.712")), False),
+    (8, (("name", "com.google.android.gm"), ("os", "android"), ("os-version", "13; SM-G991B"),
+         ("vendor", "Google, Inc.")), True),
+    (4, (("name", "Evolution"), ("version", "3.46.4"), ("vendor", "GNOME")), False),
+    (6, None, False),  # mutt, fetchmail: no ID
+)  # fmt: skip
+WEBMAIL_CLIENT = ((("name", "Roundcube"), ("version", "1.6.6"), ("os", "Linux")), True)
+STORY_PHONE_CLIENT = CLIENTS[0][1:]  # alice's phone is an iPhone
+_CLIENT_CUTS = tuple(sum(c[0] for c in CLIENTS[: i + 1]) for i in range(len(CLIENTS)))
+
 # The kinds of event the generated Dovecot lines stand for (imap has all; pop3 the first four).
 EVENT_KINDS = (LOGIN, LOGOUT, AUTH_FAIL, MESSAGE_DELETE, FLAG_DELETE, UNDELETE, COPY,
                MAILBOX_DELETE, MAILBOX_RENAME)  # fmt: skip
@@ -162,16 +187,17 @@ def _plan(kind: str, k: int, every: int) -> tuple[float, Random]:
 class _Session:
     """A logged-in mail process: what its lines repeat and what its events carry."""
 
-    __slots__ = ("host", "proto", "account", "ip", "session", "pid", "prefix")
+    __slots__ = ("host", "proto", "account", "ip", "session", "pid", "prefix", "client")
 
     def __init__(self, host: str, proto: str, account: str, ip: str, session: str, pid: int):
         self.host, self.proto, self.account = host, proto, account
         self.ip, self.session, self.pid = ip, session, pid
         self.prefix = f"dovecot: {proto}({account})<{pid}><{session}>: "
+        self.client: dict[str, str] = {}  # what its IMAP ID said (name, version, os, vendor)
 
     def event(self, kind: str, **fields: object) -> Event:
         return Event(_UNSET, self.host, self.proto, kind, self.account, self.ip, self.session,
-                     self.pid, **fields)  # type: ignore[arg-type]  # fmt: skip
+                     self.pid, **fields, **self.client)  # type: ignore[arg-type]  # fmt: skip
 
 
 class _Account:
@@ -467,7 +493,7 @@ class _World:
         quits = plan.random() < 0.7
         if dry:
             return length
-        s = self._login(t, "imap", alice, self._story_phone_ip(t))
+        s = self._login(t, "imap", alice, self._story_phone_ip(t), STORY_PHONE_CLIENT)
         trashed = 0
         if tidy:
             msg = self._message(alice)
@@ -517,7 +543,7 @@ class _World:
             return f"203.0.113.{int(self.rng.random() * 254) + 1}"
         return acct.ips[int(r * len(acct.ips))]
 
-    def _login(self, t: float, proto: str, acct: _Account, ip: str) -> _Session:
+    def _login(self, t: float, proto: str, acct: _Account, ip: str, client: tuple | None = None) -> _Session:
         pid = self._next_pid()
         sess = self._session_id(t - self.rng.random() * 0.5, ip)
         if ip in ("127.0.0.1", "::1"):
@@ -526,13 +552,34 @@ class _World:
             lip, secured = (LIP6 if ":" in ip else LIP4), "TLS"
         method = "PLAIN" if self.rng.random() < 0.85 else "LOGIN"
         s = _Session(self.host, proto, acct.name, ip, sess, pid)
+        fields, before = client if client is not None else self._client_of(proto, acct, ip)
+        if fields is not None:
+            s.client = {f"client_{k}": v for k, v in fields if k in ("name", "version", "os", "vendor")}
+            said = "ID sent: " + ", ".join(f"{k}={v}" for k, v in fields)
+            if before:  # imap-login logs it with its elements, before the Login line
+                self.put(
+                    t,
+                    f"dovecot: imap-login: {said}: user=<>, rip={ip}, lip={lip}, {secured}, session=<{sess}>",
+                )
         self.put(
             t,
             f"dovecot: {proto}-login: Login: user=<{acct.name}>, method={method}, rip={ip}, "
             f"lip={lip}, mpid={pid}, {secured}, session=<{sess}>",
             self.truth and s.event(LOGIN),
         )
+        if fields is not None and not before:  # the imap process logs it, after the Login
+            self.put(t + 0.02, f"{s.prefix}{said}")
         return s
+
+    @staticmethod
+    def _client_of(proto: str, acct: _Account, ip: str) -> tuple:
+        """(ID fields or None, sent before login) of the client on this device (CLIENTS)."""
+        if proto != "imap":
+            return None, False
+        if ip in ("127.0.0.1", "::1"):
+            return WEBMAIL_CLIENT
+        pick = Random(f"client-{acct.name}-{ip}").randrange(_CLIENT_CUTS[-1])
+        return CLIENTS[bisect_right(_CLIENT_CUTS, pick)][1:]
 
     def _mail_log(self, t: float, s: _Session, kind: str, action: str, box: str,
                   msg: tuple[int, str, int, str], source: str | None = None) -> None:  # fmt: skip

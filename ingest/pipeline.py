@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from itertools import compress, islice
+from operator import itemgetter
 
+from ingest.clients import fold_client_ids
 from ingest.correlate import Correlator
 from ingest.event import SHORTEST_LIMIT, Event, over_limit
 from ingest.parse import Parser
 from ingest.sink import REPAIRED, Batch
 from ingest.source import MAX_LINE, RawLine
+
+# Lines decoded and parsed together (Parser.parse_lines); fewer when bad lines near MAX_BAD_BYTES.
+CHUNK_LINES = 512
+_DATA = itemgetter(1)
+_TS = itemgetter(0)
+_TYPES_EVENT = frozenset((Event,))
+_OVERLONG = itemgetter(3)
 
 # Bytes that do not occur in text logs (tab, LF, VT, FF, CR and ESC do).
 _CONTROL = bytes([*range(0, 9), *range(14, 27), *range(28, 32), 127])
@@ -81,7 +91,7 @@ def fill_batch(
     events = batch.events
     append = events.append
     bad = batch.bad
-    parse = parser.parse_line
+    parse_lines = parser.parse_lines
     correlate = correlator.process
     n = skipped = repaired = held = 0
     end = batch.end
@@ -94,34 +104,67 @@ def fill_batch(
         # with the same tzinfo compare without asking it for their UTC offsets
         oldest, newest = oldest.astimezone(parser.tz), newest.astimezone(parser.tz)
     exhausted = True
-    for offset, data, end, overlong in lines:  # noqa: B007 - the last end is the batch's end
-        n += 1
-        if overlong:
-            bad.append((offset, data, overlong_reason(len(data) + overlong)))
-            held += len(data)
+    lines = iter(lines)
+    while True:
+        # A chunk of lines is decoded and parsed at once (Parser.parse_lines), then its
+        # events, bad lines and skipped lines are counted as one line at a time would be.
+        chunk, ran_out = _take(lines, min(max(max_lines - n, 1), CHUNK_LINES), held)
+        if not chunk:
+            break
+        n += len(chunk)
+        end = chunk[-1][2]
+        texts, faults = _decode(chunk)
+        results = parse_lines(texts)
+        seen = 0
+        if faults is None:  # the usual chunk: valid UTF-8, no NUL, no overlong line
+            hits = list(compress(range(len(chunk)), results))
+            visit = iter(hits)
+            found = list(map(results.__getitem__, hits))
+            if found and _TYPES_EVENT.issuperset(map(type, found)):
+                # only events: when all are in the window and none holds a value over its
+                # limit (only a long line can), none is a bad line; the chunk's earliest and
+                # latest times are the batch's bookkeeping below in one step
+                times = list(map(_TS, found))
+                try:
+                    early, late = min(times), max(times)
+                    fits = not check_time or (oldest <= early and late <= newest)
+                except OverflowError:
+                    fits = False
+                if fits:
+                    long = compress(found, map(SHORTEST_LIMIT.__lt__, map(len, map(texts.__getitem__, hits))))
+                    fits = not any(map(over_limit, long))
+                if fits:
+                    for i, event in zip(hits, found, strict=True):
+                        append((*correlate(event), source_id, chunk[i][0]))
+                    if last_ts is None:
+                        first_ts, last_ts = early, late
+                    else:
+                        if late > last_ts:
+                            last_ts = late
+                        if early < first_ts:
+                            first_ts = early
+                    seen, visit = len(hits), iter(())
         else:
-            fault = None
-            try:
-                text = data.decode()
-            except UnicodeDecodeError as exc:
-                text = data.decode(errors="replace")
-                fault = f"invalid UTF-8 at byte {exc.start}"
-            if "\x00" in text:
-                text, fault = _without_nul(text, fault)
-            result = parse(text)
-            if result is None:
-                if fault is None:
-                    skipped += 1
-                else:
-                    bad.append((offset, data, fault if not text else fault + " (not a Dovecot event line)"))
-                    held += len(data)
+            visit = compress(range(len(chunk)), map(_worth_a_look, results, faults, chunk))
+        for i in visit:
+            seen += 1
+            offset, data, _, overlong = chunk[i]
+            if overlong:
+                bad.append((offset, data, overlong_reason(len(data) + overlong)))
+                held += len(data)
+                continue
+            fault = None if faults is None else faults[i]
+            result = results[i]
+            if result is None:  # only with a fault: a line that had to be repaired
+                bad.append((offset, data, fault if not texts[i] else fault + " (not a Dovecot event line)"))
+                held += len(data)
             elif type(result) is Event:
                 ts = result[0]
                 try:
                     plausible = not check_time or oldest <= ts <= newest
                 except OverflowError:  # year 1 or 9999 with an offset: beyond what UTC holds
                     plausible = False
-                if not plausible or (len(text) > SHORTEST_LIMIT and over_limit(result)):
+                if not plausible or (len(texts[i]) > SHORTEST_LIMIT and over_limit(result)):
                     why = over_limit(result) or implausible(ts, oldest, newest)
                     bad.append((offset, data, why if fault is None else f"{fault}; {why}"))
                     held += len(data)
@@ -141,8 +184,11 @@ def fill_batch(
             else:
                 bad.append((offset, data, result.reason if fault is None else f"{fault}; {result.reason}"))
                 held += len(data)
+        skipped += len(chunk) - seen
         if n >= max_lines or held > MAX_BAD_BYTES:
             exhausted = False  # a batch of bad lines ends early too: memory stays bounded
+            break
+        if ran_out:
             break
     batch.end = end
     batch.lines += n
@@ -151,7 +197,56 @@ def fill_batch(
     batch.first_ts = first_ts
     batch.last_ts = last_ts
     batch.year, batch.month = parser.year_state
+    fold_client_ids(batch)
     return exhausted
+
+
+def _take(lines: Iterator[RawLine], want: int, held: int) -> tuple[list[RawLine], bool]:
+    """Up to `want` lines, and whether `lines` ran out. No more than bad lines can use: the
+    lines before the last one hold at most what MAX_BAD_BYTES leaves, so a batch still ends
+    at the very line whose bytes pass it, and no line after it is read or parsed."""
+    chunk: list[RawLine] = []
+    size = 0  # bytes of the lines taken
+    while len(chunk) < want:
+        k = min(want - len(chunk), (MAX_BAD_BYTES - held - size) // MAX_LINE + 1)
+        if k <= 0:
+            return chunk, False
+        more = list(islice(lines, k))
+        chunk += more
+        if len(more) < k:
+            return chunk, True
+        size += sum(map(len, map(_DATA, more)))
+    return chunk, False
+
+
+def _decode(chunk: list[RawLine]) -> tuple[list[str], list[str | None] | None]:
+    """The chunk's lines as text, and each one's fault (None: no line has one)."""
+    datas = list(map(_DATA, chunk))
+    if not any(map(_OVERLONG, chunk)) and b"\x00" not in b"".join(datas):
+        try:
+            return list(map(bytes.decode, datas)), None
+        except UnicodeDecodeError:
+            pass
+    texts, faults = [], []
+    for _, data, _, overlong in chunk:
+        fault = None
+        if overlong:
+            text = ""  # not parsed (parsing "" reads nothing and changes nothing)
+        else:
+            try:
+                text = data.decode()
+            except UnicodeDecodeError as exc:
+                text = data.decode(errors="replace")
+                fault = f"invalid UTF-8 at byte {exc.start}"
+            if "\x00" in text:
+                text, fault = _without_nul(text, fault)
+        texts.append(text)
+        faults.append(fault)
+    return texts, faults
+
+
+def _worth_a_look(result: object, fault: str | None, line: RawLine) -> bool:
+    return result is not None or fault is not None or line[3] > 0
 
 
 def overlong_reason(length: int) -> str:

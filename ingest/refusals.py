@@ -147,6 +147,7 @@ def halves(batch: Batch) -> list[Batch]:
     first.lines = len(offsets) // 2
     second.lines = batch.lines - first.lines
     second.skipped = batch.skipped
+    second.client_ids = batch.client_ids
     return [first, second]
 
 

@@ -64,6 +64,9 @@ class Batch:
     month: int | None = None
     tail_hash: str | None = None  # what the new checkpoint stands on (ingest/identity.py)
     repaired: int = 0  # of `bad`: the kept bytes of lines stored as events (REPAIRED)
+    # IDs after login whose login was committed earlier: (ts, host, account, session,
+    # name, version, os, vendor); ingest/clients.py
+    client_ids: list[tuple] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.end = self.end or self.start
@@ -168,6 +171,8 @@ class Sink:
                         write_row(row)
                 if self._orphans:
                     adopted = adopt_orphans(conn, batch.events, self._orphans)
+            if batch.client_ids:
+                fill_committed_clients(conn, batch.client_ids)
             if batch.bad:
                 self._write_bad_lines(conn, state.id, batch.bad)
             values = {
@@ -360,6 +365,29 @@ def adopt_orphans(conn: sa.Connection, rows: list[tuple], orphans: dict) -> list
             },
         )
     return list(logins)
+
+
+_CLIENT_PARAMS = ("ts", "hosts", "accounts", "sessions", "names", "versions", "oses", "vendors")
+
+
+def fill_committed_clients(conn: sa.Connection, ids: list[tuple]) -> None:
+    """Give the client fields of IDs sent after login to the committed rows of their session
+    that carry none (its login, and what the session did before the ID): one UPDATE, each
+    session's rows found by the (account, ts) key, looking back two days like the IPs."""
+    conn.execute(
+        sa.text(
+            "UPDATE event e SET client_name = w.name, client_version = w.version, "
+            "client_os = w.os, client_vendor = w.vendor "
+            "FROM unnest(CAST(:ts AS timestamptz[]), CAST(:hosts AS text[]), CAST(:accounts AS text[]), "
+            "CAST(:sessions AS text[]), CAST(:names AS text[]), CAST(:versions AS text[]), "
+            "CAST(:oses AS text[]), CAST(:vendors AS text[])) "
+            "AS w(ts, host, account, session, name, version, os, vendor) "
+            "WHERE e.account = w.account AND e.ts BETWEEN w.ts - interval '2 days' AND w.ts + interval '1 minute' "
+            "AND e.session = w.session AND e.host = w.host AND e.client_name IS NULL "
+            "AND e.client_version IS NULL AND e.client_os IS NULL AND e.client_vendor IS NULL"
+        ),
+        dict(zip(_CLIENT_PARAMS, map(list, zip(*ids, strict=True)), strict=True)),
+    )
 
 
 def load_orphans(conn: sa.Connection, rows: list[tuple]) -> dict:

@@ -22,6 +22,7 @@ MONTHS.update({"sep": 9, "sept": 9, "май": 5, "fév": 2, "déc": 12, "dec": 1
 
 ONE_DAY = timedelta(days=1)
 _TAI64_EPOCH = 2**62 + 10  # TAI64 label of 1970-01-01 00:00:00 TAI; TAI ran 10 s ahead then
+_SECONDS = {f"{s:02}": timedelta(seconds=s) for s in range(60)}  # "07" → 7 s
 _CACHE_MAX = 4_096  # timestamps only move forward: a small cache hits as often as a big one
 
 
@@ -62,9 +63,9 @@ class Clock:
         # a quiet log has a new second on every line, but the same minute
         hit = self._minutes.get(stamp[:-3])
         if hit is not None and hit[0] == self.month:
-            second = stamp[-2:]
-            if second.isdigit() and second < "60":
-                dt = hit[1].replace(second=int(second))
+            seconds = _SECONDS.get(stamp[-2:])
+            if seconds is not None:
+                dt = hit[1] + seconds  # the same wall time, tzinfo and fold as .replace(second=…)
                 if len(self._cache) >= _CACHE_MAX:
                     self._cache.clear()
                 self._cache[stamp] = (hit[0], dt)

@@ -131,6 +131,15 @@ class SourceIMAP4(_FromSourceIP, imaplib.IMAP4):
         self.source_ip = source_ip
         imaplib.IMAP4.__init__(self, host, port, timeout=timeout)
 
+    def id(self, fields: bytes) -> str:
+        """Send IMAP ID (RFC 2971) as a client says what it is: fields is the raw argument,
+        `("name" "Thunderbird" …)` or `NIL`, UTF-8 and all. Returns the tagged answer."""
+        # imaplib lacks ID; xatom("ID") (webui/accounts/backends.py) registers it for one state
+        # only. RFC 2971 allows it in every state.
+        imaplib.Commands["ID"] = ("NONAUTH", "AUTH", "SELECTED")
+        typ, _ = self._simple_command("ID", fields)
+        return typ
+
 
 class SourcePOP3(_FromSourceIP, poplib.POP3):
     """poplib.POP3 whose connection comes from a chosen local address."""

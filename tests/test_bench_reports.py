@@ -72,6 +72,10 @@ def test_stages_sorts_a_sample_by_the_pipeline_stage_in_its_stack():
         ";fill_batch (ingest/pipeline.py:88);Parser.parse_line (ingest/parse.py:260);"
         "Parser._message (ingest/parse.py:390);Parser._mail_shortcut (ingest/parse.py:427)": "parse: mail-process",
         ";fill_batch (ingest/pipeline.py:88);Parser.parse_line (ingest/parse.py:260)": "parse: noise filter",
+        ";fill_batch (ingest/pipeline.py:99);Parser.parse_lines (ingest/parse.py:340)": "parse: chunks",
+        ";fill_batch (ingest/pipeline.py:99);Parser.parse_lines (ingest/parse.py:340);"
+        "Parser._mail_event (ingest/parse.py:530)": "parse: chunks",
+        ";fill_batch (ingest/pipeline.py:98);_decode (ingest/pipeline.py:230)": "decode",
         ";fill_batch (ingest/pipeline.py:95);Correlator.process (ingest/correlate.py:51)": "correlate",
         ";fill_batch (ingest/pipeline.py:67);_read_by_block (ingest/source.py:120)": "read/split",
         f";fill_batch (ingest/pipeline.py:{decode_line})": "decode",

@@ -44,6 +44,22 @@ def test_parse_prints_one_json_object_per_event_with_the_contracts_keys(tmp_path
     assert "4 lines: 2 events, 1 skipped, 1 malformed" in proc.stderr
 
 
+def test_parse_prints_what_the_imap_client_said_on_its_sessions_rows_and_no_row_of_its_own():
+    id_after_login = (
+        "Nov 27 06:11:11 mx1 dovecot: imap(alice@example.edu)<4242><AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB>: "
+        "ID sent: name=Thunderbird, version=115.3.1"
+    )
+    proc = ingest(
+        "parse", "--tz", "UTC", "--year", "2026", "-", stdin=f"{LOGIN}\n{id_after_login}\n{EXPUNGE}\n"
+    )
+    assert proc.returncode == 0
+    login, expunge = (json.loads(line) for line in proc.stdout.splitlines())
+    for event in (login, expunge):
+        assert (event["client_name"], event["client_version"]) == ("Thunderbird", "115.3.1")
+        assert event["client_os"] is None and event["client_vendor"] is None
+    assert "3 lines: 2 events, 1 skipped, 0 malformed" in proc.stderr
+
+
 def test_parse_reads_standard_input_and_gzip(tmp_path):
     piped = ingest("parse", "--tz", "UTC", "-", stdin=LOGIN + "\n")
     assert piped.returncode == 0 and json.loads(piped.stdout)["account"] == "alice@example.edu"

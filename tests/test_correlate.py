@@ -128,3 +128,26 @@ def test_parsed_dovecot_22_lines_correlate_on_the_account() -> None:
     ]
     p, c = Parser(TZ), Correlator()
     assert [c.process(p.parse_line(line)).ip for line in lines] == ["192.0.2.44"] * 3
+
+
+def said(host: str, session: str, name: str) -> Event:
+    return Event(T, host, "imap", "client_id", "", "203.0.113.5", session, None, client_name=name)
+
+
+def test_an_id_before_login_goes_to_the_login_and_its_session_until_the_logout() -> None:
+    c = Correlator()
+    c.process(said("mx1", "sessA", "iPhone Mail"))
+    assert c.process(login("mx1", "alice", "203.0.113.5", "sessA", 100)).client_name == "iPhone Mail"
+    assert c.process(later("message_delete", "mx1", "alice", "sessA", None)).client_name == "iPhone Mail"
+    assert c.process(later("logout", "mx1", "alice", "sessA", None)).client_name == "iPhone Mail"
+    assert c.process(login("mx1", "alice", "203.0.113.5", "sessA", 101)).client_name is None  # forgotten
+    assert c.process(login("mx2", "alice", "203.0.113.5", "sessB", 102)).client_name is None
+
+
+def test_remembered_clients_stay_bounded() -> None:
+    c = Correlator(max_sessions=3)
+    for n in range(10):  # IDs of connections that never signed in (scanners)
+        c.process(said("mx1", f"s{n}", f"bot {n}"))
+    assert len(c._clients) == 3
+    assert c.process(login("mx1", "alice", "203.0.113.5", "s9", 1)).client_name == "bot 9"
+    assert c.process(login("mx1", "alice", "203.0.113.5", "s0", 2)).client_name is None

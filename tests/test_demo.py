@@ -85,6 +85,11 @@ def test_make_run_ctrl_c_and_make_run_again_works_ten_times_in_a_row(var_dir, tm
     old_pc = re.findall(r"pop3\(alice@example\.edu\)<\d+><[^>]+>: Disconnected: Logged out .*del=(\d+)/", log)
     assert old_pc and any(int(d) > 0 for d in old_pc)
     assert f"rip={STORY_OLD_PC_IP}" in log
+    # its IMAP logins name their clients: alice's phone says it is an iPhone before login
+    assert re.search(
+        r"imap-login: ID sent: name=iPhone Mail, version=\S+, os=iOS, .*: user=<>, rip=100\.", log
+    )
+    assert re.search(r"imap\([^)]+\)<\d+><[^>]+>: ID sent: name=Thunderbird, version=", log)
 
 
 @pytest.mark.slow

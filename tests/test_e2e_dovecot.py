@@ -397,6 +397,64 @@ def test_the_live_follower_stores_a_real_pop3_session_within_seconds(
     assert took < 3
 
 
+# Clients that say what they are (imap_id_log = *): one before login, as Thunderbird does,
+# one after, as iOS Mail does; one that says nothing (Outlook); a hostile one whose name
+# spells the elements Dovecot writes after it.
+THUNDERBIRD = b'("name" "Thunderbird" "version" "115.3" "os" "Windows" "vendor" "Mozilla")'
+IOS_MAIL = b'("name" "iOS Mail" "version" "16.1" "os" "iOS" "vendor" "Apple Inc.")'
+FAKE_TRAILER = (
+    b'("name" "X: user=<>, rip=10.6.6.6, lip=1.1.1.1, session=<AAAAAAAAAAAAAAAA>" "os" "\xe5\x8f\xb0")'
+)
+
+
+def play_client_ids(server: DovecotServer) -> dict[str, tuple]:
+    """IMAP sessions that send ID before and after login; returns ip → expected client."""
+    imap = server.imap_connection(ALICE_IMAP_IP)
+    assert imap.id(THUNDERBIRD) == "OK"
+    imap.login(ALICE, server.users[ALICE])
+    imap.select("INBOX")
+    imap.logout()
+    imap = server.imap(BOB, source_ip=BOB_IMAP_IP)
+    assert imap.id(IOS_MAIL) == "OK"
+    imap.logout()
+    server.imap(BOB, source_ip=MALLORY_IP).logout()
+    imap = server.imap_connection(FORGER_IP)
+    imap.id(FAKE_TRAILER)
+    imap.login(ALICE, server.users[ALICE])
+    imap.logout()
+    server.wait_for_log("Logged out ", count=4)
+    return {
+        ALICE_IMAP_IP: ("Thunderbird", "115.3", "Windows", "Mozilla"),
+        BOB_IMAP_IP: ("iOS Mail", "16.1", "iOS", "Apple Inc."),
+        MALLORY_IP: (None, None, None, None),
+        FORGER_IP: ("X: user=<>", None, "台", None),
+    }
+
+
+def test_it_stores_the_client_an_imap_session_said_it_was_before_and_after_login(
+    clean_db: sa.Engine, tmp_path: Path
+) -> None:
+    with running_dovecot(settings="imap_id_log = *\n") as srv:
+        want = play_client_ids(srv)
+        log = srv.save_log(tmp_path / "dovecot.log")
+
+    done = backfill(log)
+
+    assert done.returncode == 0, done.stderr
+    with clean_db.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT kind, host(ip), client_name, client_version, client_os, client_vendor FROM event "
+                "WHERE protocol = 'imap' ORDER BY ts, kind"
+            )
+        ).all()
+    assert {(kind, ip) for kind, ip, *_ in rows} == {(k, ip) for k in ("login", "logout") for ip in want}
+    for kind, ip, *client in rows:
+        assert tuple(client) == want[ip], (kind, ip)
+    assert "10.6.6.6" not in {ip for _, ip, *_ in rows}
+    assert "0 bad" in done.stderr
+
+
 def play_auth_verbose(server: DovecotServer) -> None:
     """Failed logins with auth_verbose on: the auth process adds a line per password check."""
     with pytest.raises(imaplib.IMAP4.error):

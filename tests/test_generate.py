@@ -131,6 +131,9 @@ def test_it_keeps_pid_and_session_consistent_from_login_to_logout():
             # the session's login came first, with the same service, user, mpid and session
             assert logins[pid, sess][:2] == (proto, user)
             assert (pid, sess) not in ended, "a line after its session's logout"
+            if ": ID sent: " in line:
+                assert ev is None  # folded into the session's rows, not a row of its own
+                continue
             assert ev.ip == logins[pid, sess][2], "mail process events carry the login's ip"
             if ": Disconnected: " in line:
                 ended.add((pid, sess))
@@ -241,18 +244,29 @@ def test_the_bundled_samples_are_what_the_generator_makes(tmp_path: Path):
 
 @pytest.mark.parametrize(("auth_verbose", "seed"), [(False, 11), (True, 11), (False, 1), (False, 20)])
 def test_the_parser_and_correlator_read_exactly_the_generated_ground_truth(auth_verbose: bool, seed: int):
+    from ingest.clients import fold_client_ids
     from ingest.correlate import Correlator
     from ingest.event import Event
     from ingest.parse import Parser
+    from ingest.sink import Batch
 
     parser, correlator = Parser(UTC, now=END), Correlator()
     want: Counter[tuple[str, str]] = Counter()
     got: Counter[tuple[str, str]] = Counter()
-    for line, truth in events(60_000, accounts=150, seed=seed, auth_verbose=auth_verbose):
+    batch, truths = Batch(start=0), {}
+    for i, (line, truth) in enumerate(events(60_000, accounts=150, seed=seed, auth_verbose=auth_verbose)):
         event = parser.parse_line(line)
         if type(event) is Event:
             event = correlator.process(event)
-            got[event.protocol, event.kind] += 1
+            batch.events.append((*event, 0, i))
+            truths[i] = line, truth
+        else:
+            assert truth is None, line
+    fold_client_ids(batch)  # an IMAP ID line is folded into its session's rows
+    assert len(truths) - len(batch.events) == batch.skipped > 1000
+    for *fields, _, i in batch.events:
+        event, (line, truth) = Event(*fields), truths.pop(i)
+        got[event.protocol, event.kind] += 1
         if truth is not None:
             want[truth.protocol, truth.kind] += 1
             if truth.kind == "mailbox_rename" and " -> " in f"{truth.mailbox}{truth.mailbox_to}":
@@ -261,7 +275,8 @@ def test_the_parser_and_correlator_read_exactly_the_generated_ground_truth(auth_
                     f"{truth.mailbox} -> {truth.mailbox_to}".split(" -> ", 1)
                 )
                 event = event._replace(mailbox=truth.mailbox, mailbox_to=truth.mailbox_to)
-        assert event == truth, line  # every field, ip of the session's login included
+        assert event == truth, line  # every field, ip and client of the session's login included
+    assert all(" ID sent: " in line and truth is None for line, truth in truths.values())
     assert got == want
     assert sum(want.values()) > 20_000
     assert (want["auth", "auth_fail"] > 100) is auth_verbose
@@ -279,7 +294,11 @@ def test_it_writes_rsyslogs_rfc3339_form_with_the_same_events():
         line.split(" ", 3)[3] for line, _ in events(5000, days=1, accounts=50, seed=8, tz=tokyo)
     ]
     parser = Parser(tokyo, now=END)
-    got = Counter((e.protocol, e.kind) for e in map(parser.parse_line, lines) if type(e) is Event)
+    got = Counter(
+        (e.protocol, e.kind)
+        for e in map(parser.parse_line, lines)
+        if type(e) is Event and e.kind != "client_id"
+    )
     want = Counter(
         (ev.protocol, ev.kind) for _, ev in events(5000, days=1, accounts=50, seed=8, tz=tokyo) if ev
     )
@@ -324,3 +343,34 @@ def test_its_story_is_the_same_written_at_once_or_a_few_seconds_at_a_time():
         m.groups() for m in map(logins.match, pieces) if m
     )
     assert any(STORY_OLD_PC_IP in line for line in whole)
+
+
+def test_imap_clients_say_what_they_are_in_the_proportions_assumed():
+    names: Counter = Counter()
+    before = after = 0
+    for line, ev in events():
+        if ev is not None and ev.kind == "login":
+            if ev.protocol == "pop3":
+                assert ev.client_name is None  # POP3 has no ID
+            elif ev.ip not in ("127.0.0.1", "::1"):
+                names[ev.client_name] += 1
+        if " ID sent: " in line:
+            assert ev is None
+            before += "imap-login: ID sent: " in line
+            after += "imap-login" not in line
+    total = sum(names.values())
+    assert total > 300 and before > 50 and after > 50
+    share = {name: n / total for name, n in names.items()}
+    assert 0.25 < share["iPhone Mail"] < 0.5  # Apple's phones first
+    assert 0.12 < share["Thunderbird"] < 0.3
+    assert 0.12 < share[None] < 0.35  # Outlook, mutt and fetchmail send no ID
+    assert {"K-9 Mail", "com.google.android.gm", "Evolution", "Mac OS X Mail"} <= set(share)
+
+
+def test_a_device_keeps_its_client_and_the_same_seed_gives_the_same_ids():
+    device: dict[tuple[str, str], str | None] = {}
+    for _, ev in events():
+        if ev is not None and ev.kind == "login" and ev.protocol == "imap":
+            assert device.setdefault((ev.account, ev.ip), ev.client_name) == ev.client_name
+    again = [line for line, _ in events() if " ID sent: " in line]
+    assert again == [line for line, _ in events() if " ID sent: " in line] and again

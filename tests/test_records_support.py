@@ -15,7 +15,8 @@ PASSWORD = "correct horse battery staple"
 
 _COLUMNS = (
     "ts host protocol kind account ip session pid deleted messages size deleted_bytes expunged trashed "
-    "bytes_in bytes_out mailbox mailbox_to message_id uid attempts reason source_id line_offset"
+    "bytes_in bytes_out mailbox mailbox_to message_id uid attempts reason client_name client_version client_os "
+    "client_vendor source_id line_offset"
 ).split()
 
 

@@ -214,3 +214,13 @@ def test_a_view_of_bad_lines_that_name_no_account_is_still_recorded(carol):
     carol.get(reverse("admin:records_badline_change", args=[bad]))
     (row,) = StaffLookup.objects.all()
     assert (row.account, row.via, row.staff_username) == ("", "bad_lines", "carol")
+
+
+def test_it_shows_what_the_client_said_escaped(carol):
+    insert_event(
+        recent(), ALICE, "login", client_name="Thunderbird", client_version="115.3", client_os="Windows"
+    )
+    insert_event(recent(), ALICE, "login", client_name="<img src=x onerror=alert(1)>")
+    body = carol.get(reverse(CHANGELIST), {"q": ALICE}).content.decode()
+    assert "Thunderbird 115.3 · Windows" in body
+    assert "<img src=x" not in body and "&lt;img src=x onerror=alert(1)&gt;" in body

@@ -42,7 +42,8 @@ def header() -> list[str]:
     return [
         _("No."), _("Time"), _("Type"), _("Protocol"), _("Kind"), _("IP"), _("Folder"), _("To folder"),
         _("Message-ID"), _("deleted"), _("messages before"), _("MB before deletion"), _("expunged"),
-        _("trashed"), _("reason"), _("Host"), _("Session"),
+        _("trashed"), _("reason"), _("Host"), _("Session"), _("Client"), _("Client version"), _("Client OS"),
+        _("Client vendor"),
     ]  # fmt: skip
 
 

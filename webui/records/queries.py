@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from itertools import chain
@@ -29,7 +29,7 @@ from django.utils import timezone
 from mailtrail.env import ConfigError, env_list
 
 from webui.records.models import Event, Source
-from webui.records.types import ALL_TYPES, RecordType, describe, shown_q, type_of
+from webui.records.types import ALL_TYPES, POP3_CLIENT, RecordType, client_text, describe, shown_q, type_of
 
 PAGE_LIMIT = 500  # rows per page of the day view
 EXPORT_LIMIT = 100_000  # rows per CSV export: 31 busy days, far beyond a person's mailbox
@@ -159,7 +159,8 @@ def types_present(account: str, start: datetime, end: datetime) -> list[RecordTy
 
 EXPORT_FIELDS = (
     "ts", "protocol", "kind", "ip", "mailbox", "mailbox_to", "message_id", "deleted", "messages", "size",
-    "expunged", "trashed", "reason", "host", "session",
+    "expunged", "trashed", "reason", "host", "session", "client_name", "client_version", "client_os",
+    "client_vendor",
 )  # fmt: skip
 
 
@@ -226,12 +227,14 @@ class IpSummary:
     deleted: int
     outside: bool | None  # None: no campus networks configured
     new: bool  # not seen for this account in the 30 days before the period
+    clients: list[str] = field(default_factory=list)  # what its clients said they are (types.client_text)
 
 
 _SUMMARY_COLUMNS = (
     "ip", "first", "last", "logins", "failures", "delete_lines", "logout_deleted", "logout_expunged",
-    "protocols", "seen_before",
+    "protocols", "clients", "seen_before",
 )  # fmt: skip
+CLIENTS_PER_IP = 5  # a client names itself: one that sends a new name each time fills no page
 _SUMMARY_SQL = """
 WITH per_ip AS (
     SELECT ip, min(ts) AS first, max(ts) AS last,
@@ -241,6 +244,9 @@ WITH per_ip AS (
            coalesce(sum(deleted) FILTER (WHERE kind = 'logout' AND protocol = 'pop3'), 0) AS logout_deleted,
            coalesce(sum(expunged) FILTER (WHERE kind = 'logout' AND protocol = 'imap'), 0) AS logout_expunged,
            array_agg(DISTINCT protocol ORDER BY protocol) AS protocols,
+           (array_agg(DISTINCT ARRAY[client_name, client_version, client_os, client_vendor])
+                FILTER (WHERE kind IN ('login', 'auth_fail') AND protocol <> 'pop3' AND coalesce(
+                    client_name, client_version, client_os, client_vendor) IS NOT NULL))[1:%(clients)s] AS clients,
            count(*) AS events
       FROM event
      WHERE account = %(account)s AND ts >= %(start)s AND ts < %(end)s AND ip IS NOT NULL
@@ -249,7 +255,7 @@ WITH per_ip AS (
      LIMIT %(limit)s
 )
 SELECT host(ip), first, last, logins, failures, delete_lines, logout_deleted, logout_expunged, protocols,
-       EXISTS (SELECT 1 FROM event p
+       clients, EXISTS (SELECT 1 FROM event p
                 WHERE p.account = %(account)s AND p.ts >= %(before)s AND p.ts < %(start)s AND p.ip = per_ip.ip)
   FROM per_ip
  ORDER BY events DESC, ip
@@ -269,7 +275,7 @@ def ip_summary(account: str, start: datetime, end: datetime) -> list[IpSummary]:
     with connection.cursor() as cur:
         cur.execute(_SUMMARY_SQL, {
             "account": account, "start": start, "end": end, "before": start - NEW_IP_LOOKBACK,
-            "limit": SUMMARY_LIMIT,
+            "limit": SUMMARY_LIMIT, "clients": CLIENTS_PER_IP,
         })  # fmt: skip
         per_ip = [dict(zip(_SUMMARY_COLUMNS, row, strict=True)) for row in cur.fetchall()]
     networks = campus_networks()
@@ -284,6 +290,8 @@ def ip_summary(account: str, start: datetime, end: datetime) -> list[IpSummary]:
             deleted=max(r["delete_lines"], r["logout_deleted"] + r["logout_expunged"]),
             outside=None if not networks else not on_campus(r["ip"], networks),
             new=not r["seen_before"],
+            clients=[client_text(*said) for said in r["clients"] or ()]
+            + ([str(POP3_CLIENT)] if "pop3" in r["protocols"] else []),
         )
         for r in per_ip
     ]

@@ -95,6 +95,7 @@ _DELETED, _MESSAGES, _MB_BEFORE, _MB_DELETED = (
 )
 _EXPUNGED, _TRASHED, _TO, _SIZE = _("expunged"), _("trashed"), _("to"), _("size")
 _ATTEMPTS, _REASON = _("attempts"), _("reason")
+_CLIENT, POP3_CLIENT = _("client"), _("POP3 client")
 _REASON_AS_LOGGED = _("reason (as the mail server logged it)")
 
 # Dovecot's reasons (a logout's, a failed sign-in's, an auth check's) as an owner reads them.
@@ -135,9 +136,23 @@ def reason_text(reason: str) -> tuple[str, str]:
     return _REASON_AS_LOGGED, reason
 
 
+def client_text(name: str | None, version: str | None, os: str | None, vendor: str | None = None) -> str:
+    """What a client said it is, as one line: "Thunderbird 115.3 · Windows" (the vendor only
+    when it gave nothing else); "" when it said nothing. Attacker-written: show it escaped."""
+    first = " ".join(v for v in (name, version) if v)
+    return " · ".join(v for v in (first, os) if v) or vendor or ""
+
+
 def describe(event) -> list[tuple[str, str]]:
     """The counters and reasons a row shows beside its folder and Message-ID, as (label, value)."""
     out: list[tuple[str, str]] = []
+    if event.kind in ("login", "auth_fail"):  # the client: on the sign-in, not on every row
+        if event.protocol == "pop3":
+            out.append((_CLIENT, POP3_CLIENT))  # POP3 has no ID command
+        else:
+            said = client_text(event.client_name, event.client_version, event.client_os, event.client_vendor)
+            if said:
+                out.append((_CLIENT, said))
     if event.kind == "logout" and event.protocol == "pop3":
         if event.deleted is not None:
             out.append((_DELETED, str(event.deleted)))

@@ -40,6 +40,7 @@ from django.utils.translation import gettext_lazy as _
 from webui.records.display import value_html, visible
 from webui.records.models import BadLine, Event, Source
 from webui.records.queries import message_id_forms
+from webui.records.types import client_text
 from webui.staff.audit import accounts_in_lines, record_lookups
 from webui.staff.models import LOOK_PERMISSION, StaffLookup
 
@@ -114,6 +115,13 @@ def log_column(field: str, description: str):
 
     column.__name__ = f"{field}_shown"
     return column
+
+
+@admin.display(description=_("client"))
+def client_column(obj) -> SafeString | str:
+    """What the session's IMAP client said it is (types.client_text), shown like a log value."""
+    said = client_text(obj.client_name, obj.client_version, obj.client_os, obj.client_vendor)
+    return mark_safe(value_html(said)) if said else "-"  # value_html escapes
 
 
 # --- event filters ---------------------------------------------------------------------
@@ -239,10 +247,11 @@ def search_filter(term: str) -> tuple[str, Q]:
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
-    # 50 rows of 11 plain columns: rendering, not the database, is most of a page's time
+    # 50 rows of 12 plain columns: rendering, not the database, is most of a page's time
     # (bench/admin.py), so the page is kept to what a help desk reads at a glance.
     list_display = (
         "ts", log_column("host", _("host")), "protocol", "kind", log_column("account", _("account")), "ip",
+        client_column,
         log_column("mailbox", _("mailbox")), log_column("message_id", _("message id")), "deleted", "size",
         log_column("reason", _("reason")),
     )  # fmt: skip

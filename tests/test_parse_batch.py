@@ -1,0 +1,215 @@
+"""Parser.parse_lines (a chunk of lines at a time) against Parser.parse_line, the reference.
+
+Every answer must be the same — Event, Malformed or None — and so must the state the parser
+carries to the next line (year, month, Dovecot 2.4 evidence), on the corpus, the real logs,
+the generated mix, the hostile log and generated lines. fill_batch, which uses it, must end a
+batch at the same line as before.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ingest.correlate import Correlator
+from ingest.generate import generate_lines
+from ingest.parse import Parser
+from ingest.pipeline import MAX_BAD_BYTES, fill_batch
+from ingest.sink import Batch
+from ingest.source import MAX_LINE, RawLine
+from tests.hostile_log import write_hostile_log
+from tests.test_parse_hostile import HOSTILE_BITS, NOW, REAL, SAMPLES, SETTINGS, TZ, change
+
+
+def assert_same(lines: list[str], chunk: int = 97, **kw: object) -> None:
+    """Both readings of `lines`, fed in chunks of `chunk`, agree line by line and in state."""
+    one, batch = Parser(TZ, now=NOW, **kw), Parser(TZ, now=NOW, **kw)  # type: ignore[arg-type]
+    for start in range(0, len(lines), chunk):
+        part = lines[start : start + chunk]
+        want = [one.parse_line(line) for line in part]
+        got = batch.parse_lines(part)
+        for line, a, b in zip(part, want, got, strict=True):
+            assert b == a, line
+            assert type(b) is type(a), line
+        assert batch.year_state == one.year_state
+        assert batch.dovecot24 == one.dovecot24
+
+
+# Lines at the edges of what parse_lines reads itself or turns away as noise.
+EDGES = [
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a (auth failed, 1 attempts in 2 secs): x>, "
+    "method=PLAIN, rip=192.0.2.1, lip=192.0.2.2, mpid=1, session=<abc>",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=999.1.1.1, lip=1.2.3.4, mpid=1",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=::ffff:1.2.3.4, lip=::1, mpid=7",
+    "Nov 27 06:14:15 mx1 dovecot: pop3-login: Disconnected (auth failed, 2 attempts in 4 secs): user=<b>, "
+    "method=PLAIN, rip=192.0.2.9, lip=192.0.2.2, TLS, session=<x+y/z>",
+    "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: Disconnected: Logged out in=1 out=2 deleted=0 expunged=0 trashed=0",
+    "Nov 27 06:14:15 mx1 dovecot: imap()<12><s>: Disconnected: Logged out in=1 out=2 deleted=0 expunged=0 trashed=0",
+    "Nov 27 06:14:15 mx1 dovecot: pop3(u)<12><s>: Disconnected: Logged out top=0/0, retr=0/0, del=5/1, size=9",
+    "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: copy from A: box=B, uid=3, msgid=<m>, size=error",
+    "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: expunge: box=INBOX, uid=3, msgid=<m>, size=5\n",
+    "Feb 30 06:14:15 mx1 dovecot: imap(u)<12><s>: expunge: box=INBOX, uid=3, msgid=<m>, size=5",
+    "Nov 27 25:14:15 mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, mpid=1",
+    "Nov 27 06:14:15 mx1 dovecot: lmtp(u)<1><s>: Connect from local",
+    "Nov 27 06:14:15 mx1 dovecot: lmtp(u: x)<1><s>: Disconnect from local",
+    "Nov 27 06:14:15 mx1 dovecot: lmtp(u)<1><s>: msgid=<m>: saved mail to INBOX",
+    "Nov 27 06:14:15 mx1 dovecot: lmtp(): Connect from local",
+    "Nov 27 06:14:15 mx1 dovecot-postlogin: imap(u): whatever",
+    "Nov 27 06:14:15 mx1 dovecot[12]: imap-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4",
+    "Nov 27 06:14:15 mx1 postfix/smtpd[1]: connect from x",
+    "Nov 27 06:14:15 <mail.info> mx1 dovecot: imap-login: Login: user=<a>, rip=192.0.2.1, lip=1.2.3.4",
+    "Nov 27 06:14:15 imap-login: Info: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, mpid=2",
+    "Nov 27 06:14:15 imap(u)<1><s>: Info: expunge: box=INBOX, uid=3, msgid=<m>, size=5",
+    "Nov 27 06:14:15  mx1 dovecot: imap(u)<1><s>: expunge: box=INBOX, uid=3, msgid=<m>, size=5",
+    "Nov 27 06:14:15 m(x dovecot: imap(u)<1><s>: expunge: box=INBOX, uid=3, msgid=<m>, size=5",
+    "Nov 27 06:14:15 mx: postfix: x",
+    "Nov 27 06:14:15 mx1\tpostfix: x",
+    "Nov 27 06:14:15 mx1 postfix",
+    "дек 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, mpid=2",
+    "Nov ٢7 06:14:15 mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, mpid=2",
+    "2026-11-27T06:14:15.003010+00:00 mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, "
+    "lip=1.2.3.4, mpid=2, session=<q>",
+    "2026-11-27T06:14:15.003010+00:00 mx1 postfix/qmgr[2]: removed",
+    "2026-11-27T06:14:15.003010+00:00 mx1 imap(: x",
+    "2026-11-27T06:14:15.003010+00:00 mx1 <x postfix: y",
+    "2026-11-27 06:14:15 auth-worker(default): Info: passwd-file(a,192.0.2.1): Password mismatch",
+    "@400000004c91b044077a9e94 imap-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4",
+    "dovecot: 2011-03-03 18:36:18 Info: imap-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4",
+    "mx | Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Login aborted: Connection closed (auth failed, 1 attempts in 2 secs) "
+    "(auth_failed): user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, session=<z>",
+    "Nov 27 06:14:16 mx1 dovecot: pop3(u)<12><s>: Disconnected: Logged out top=0/0, retr=0/0, del=0/7, size=9",
+    "",
+    "x",
+    "Nov 27 06:14:15 ",
+    "\x00Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4",
+]
+NOISE = [line for line in generate_lines(2000, end=NOW, tz=TZ, seed=3) if " dovecot" not in line][:200]
+
+
+def test_the_edges_read_the_same_one_by_one_and_in_one_chunk() -> None:
+    assert_same(EDGES, chunk=len(EDGES))
+    assert_same(EDGES + EDGES, chunk=1)
+
+
+def test_the_corpus_and_the_real_logs_read_the_same() -> None:
+    assert_same(REAL)
+    assert_same(REAL, chunk=512, host="h")
+
+
+def test_the_generated_mix_reads_the_same_in_both_styles() -> None:
+    for style in ("rfc3164", "rfc3339"):
+        assert_same(list(generate_lines(30_000, days=2, end=NOW, tz=TZ, seed=11, style=style)), chunk=512)
+
+
+def test_the_year_turns_in_the_middle_of_a_chunk_as_one_line_at_a_time() -> None:
+    login = "{} mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=192.0.2.2, mpid=1"
+    stamps = ["Dec 31 23:59:58", "Dec 31 23:59:59", "Jan  1 00:00:00", "Dec 31 23:59:59", "Jan  1 00:00:01"]
+    lines = [login.format(s) for s in stamps]
+    assert_same(lines, chunk=len(lines))
+    assert_same(lines, chunk=len(lines), year=2025)
+    parser = Parser(TZ, year=2025)
+    years = [e.ts.year for e in parser.parse_lines(lines)]
+    assert years == [2025, 2025, 2026, 2025, 2026]
+
+
+def test_the_hostile_log_reads_the_same(tmp_path) -> None:
+    log = write_hostile_log(tmp_path / "hostile.log", valid=3000, random_bytes=300_000, latin1=2000, now=NOW)
+    lines = [raw.decode(errors="replace") for raw in log.path.read_bytes().split(b"\n")]
+    assert len(lines) > 5000
+    assert_same(lines, chunk=512)
+
+
+@st.composite
+def chunks_of_lines(draw: st.DrawFn) -> list[str]:
+    """Lines from the samples and the noise, each changed a little where it matters most:
+    the head (positions 9, 12 and 15, the host, the tag) or anywhere."""
+    out = []
+    for _ in range(draw(st.integers(1, 12))):
+        line = draw(st.sampled_from(SAMPLES + NOISE + EDGES))
+        for _ in range(draw(st.integers(0, 3))):
+            at = draw(st.one_of(st.integers(0, 40), st.integers(0, len(line))))
+            bit = draw(
+                st.one_of(
+                    st.sampled_from(HOSTILE_BITS),
+                    st.sampled_from([" ", ":", "(", "<", "dovecot", "dovecot: ", ": ", "\n", "T", "-", "٣"]),
+                    st.text(max_size=3),
+                )
+            )
+            how = draw(st.sampled_from(("insert", "delete", "replace")))
+            line = change(line, at, bit, how, draw(st.integers(1, 6)) if how == "delete" else 0)
+        out.append(line)
+    return out
+
+
+@SETTINGS
+@given(chunks_of_lines())
+def test_changed_lines_read_the_same_one_by_one_and_in_one_chunk(lines: list[str]) -> None:
+    assert_same(lines, chunk=len(lines))
+
+
+def test_a_batch_of_bad_lines_ends_at_the_same_line_and_reads_no_further() -> None:
+    """Overlong lines fill MAX_BAD_BYTES: the batch ends at the line that passes it (as one line
+    at a time did), and the lines after it are neither taken from the reader nor parsed."""
+    good = b"Nov 27 06:14:15 mx1 postfix/qmgr[1]: removed"
+    raw: list[RawLine] = []
+    offset = 0
+    for n in range(200):
+        data = b"x" * MAX_LINE if n % 3 == 0 else good
+        overlong = 10 if n % 3 == 0 else 0
+        raw.append(RawLine(offset, data, offset + len(data) + 1 + overlong, overlong))
+        offset = raw[-1].end
+    held, stop = 0, None
+    for n, line in enumerate(raw, 1):
+        if line.overlong:
+            held += len(line.data)
+        if held > MAX_BAD_BYTES:
+            stop = n
+            break
+    assert stop is not None and stop < len(raw)
+    lines = iter(raw)
+    batch = Batch(start=0)
+    assert not fill_batch(
+        lines, batch, Parser(UTC, now=datetime(2026, 11, 27, tzinfo=UTC)), Correlator(), 1, 50_000
+    )
+    assert batch.lines == stop
+    assert batch.end == raw[stop - 1].end
+    assert next(lines) is raw[stop]  # the reader is where the batch ended
+    assert len(batch.bad) == (stop + 2) // 3
+    assert batch.skipped == stop - len(batch.bad)
+
+
+def _batches(path, chunk_lines: int, monkeypatch) -> list[tuple]:
+    """Every batch fill_batch makes of the file, with CHUNK_LINES = chunk_lines."""
+    from ingest import pipeline
+    from ingest.source import ReadResult, read_lines
+
+    monkeypatch.setattr(pipeline, "CHUNK_LINES", chunk_lines)
+    parser, correlator = Parser(TZ, now=NOW), Correlator()
+    window = (datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 27, 11, tzinfo=UTC))
+    out = []
+    with open(path, "rb") as fh:
+        lines = read_lines(fh, 0, ReadResult(), final=True)
+        done = False
+        while not done:
+            batch = Batch(start=out[-1][1] if out else 0)
+            done = fill_batch(lines, batch, parser, correlator, 1, 3000, window)
+            out.append((batch.start, batch.end, batch.lines, batch.skipped, batch.repaired, batch.events,
+                        batch.bad, batch.first_ts, batch.last_ts, batch.year, batch.month, done))  # fmt: skip
+    return out
+
+
+def test_fill_batch_gives_the_same_batches_whatever_its_chunk(tmp_path, monkeypatch) -> None:
+    """Chunks of one line against chunks of 512 (and 7) on the hostile log with a generated
+    day around it: the same events, bad lines, counts, times and year state in each batch."""
+    path = tmp_path / "mixed.log"
+    log = write_hostile_log(tmp_path / "hostile.log", valid=2000, random_bytes=200_000, latin1=1000, now=NOW)
+    day = "\n".join(generate_lines(6000, days=8, end=NOW, tz=TZ, seed=4)).encode()
+    path.write_bytes(day + b"\n" + log.path.read_bytes() + day[: len(day) // 2])
+    one = _batches(path, 1, monkeypatch)
+    assert len(one) > 4
+    assert sum(b[2] for b in one) > 10_000 and any(b[6] for b in one)
+    assert _batches(path, 512, monkeypatch) == one
+    assert _batches(path, 7, monkeypatch) == one
