@@ -22,7 +22,7 @@ is reported, along with the drain rate (lines/s while the follower catches up on
 By default the writer cycles through a realistic log from ingest.generate (Dovecot 2.3 with
 about half postfix/amavis noise); `--lines logins` makes every line a stored login event,
 the heaviest case.
-Goals on the 2-core machine: p99 ≤ 1 s at 2,000 lines/s, sustained ≥ 100,000 lines/s.
+Goals on the 2-core machine: p99 ≤ 1 s at 2,000 lines/s, sustained ≥ 200,000 lines/s (issue 9).
 The last line is machine-readable.
 """
 
@@ -49,7 +49,7 @@ from bench.common import say  # noqa: E402
 from mailtrail.database import embedded_url, sqlalchemy_url  # noqa: E402
 
 GOAL_P99_S = 1.0
-GOAL_SUSTAINED = 100_000
+GOAL_SUSTAINED = 200_000
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
 

@@ -176,7 +176,7 @@ def measure(args: argparse.Namespace, url: str, work: Path, pgdata: Path | None)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CHECKPOINT")
     before = server_cpu(pgdata)
-    took, ingest_cpu, _, _ = run_backfill(url, log)
+    took, ingest_cpu, *_ = run_backfill(url, log)
     after = server_cpu(pgdata)
     with psycopg.connect(url) as conn:
         events = conn.execute("SELECT count(*) FROM event").fetchone()[0]

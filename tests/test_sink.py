@@ -2,11 +2,13 @@
 
 from datetime import datetime, timedelta, timezone
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
 from ingest.event import Event
-from ingest.sink import Batch, CheckpointConflict, Sink
+from ingest.refusals import REFUSED, classify
+from ingest.sink import EVENT_COLUMNS, EVENT_TYPES, Batch, CheckpointConflict, Sink, copy_events
 
 TPE = timezone(timedelta(hours=8))
 T0 = datetime(2026, 11, 27, 6, 11, 11, tzinfo=TPE)
@@ -173,3 +175,73 @@ def test_an_orphan_takes_only_its_own_sessions_login(clean_db):
         ("alice@example.edu", "AbCd+/Ef12345678", None),
         ("bob@example.edu", "Bob0000000000000", None),
     ]
+
+
+def _stored(engine):
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.text(
+                "SELECT host(ip), ts, pid, size, uid, message_id, mailbox FROM event ORDER BY line_offset"
+            )
+        ).all()
+
+
+def test_the_binary_copy_stores_what_the_text_copy_stores(clean_db):
+    # ingest/sink.py writes binary COPY; the same rows as text must land identically
+    events = [
+        _login(ip="192.0.2.7"),
+        _login(ip="2001:db8::1f", session="Other+/Ef1234567"),
+        _login(ip="::ffff:192.0.2.9", session="Third+/Ef1234567"),
+        _expunge(msgid="<ünïcode\t\\ tab@example.org>", ts=T0 + timedelta(microseconds=123456)),
+        _expunge(session=None, msgid=None)._replace(size=2**40, uid=2**33, mailbox="a\nb\\c"),
+    ]
+    sink = Sink(clean_db)
+    state = sink.open_source("fp-bin", "/var/log/mail.log", "mx1")
+    batch = _batch(state, events, end=500)
+    sink.commit(state, batch)  # batch.events now as copied: with the IPs the sink filled in
+    binary = _stored(clean_db)
+    with clean_db.begin() as conn:
+        conn.execute(sa.text("DELETE FROM event"))
+        copy_events(conn.connection.driver_connection.cursor(), batch.events)  # binary: no fallback
+        conn.execute(sa.text("DELETE FROM event"))
+        copy_events(conn.connection.driver_connection.cursor(), batch.events, binary=False)
+    assert _stored(clean_db) == binary
+    assert [row[0] for row in binary[:3]] == ["192.0.2.7", "2001:db8::1f", "::ffff:192.0.2.9"]
+    assert binary[3][1] == T0 + timedelta(microseconds=123456) and binary[4][3] == 2**40
+
+
+@pytest.mark.parametrize(
+    ("event", "sqlstate"),
+    [
+        (_login(ip="192.0.2.300"), "22P02"),  # not an IP: PostgreSQL says so, as with text
+        (_login()._replace(pid=2**31), "22003"),  # past int4: psycopg's own dumper would wrap it
+        (_expunge()._replace(uid=2**63), "22003"),  # past int8
+    ],
+)
+def test_a_value_binary_cannot_encode_gets_the_databases_answer_as_text(clean_db, event, sqlstate):
+    sink = Sink(clean_db)
+    state = sink.open_source(f"fp-{sqlstate}", "/var/log/mail.log", "mx1")
+    with pytest.raises(psycopg.Error) as caught:
+        sink.commit(state, _batch(state, [_login(session="Fine+/Ef12345678"), event], end=100))
+    assert caught.value.sqlstate == sqlstate and classify(caught.value) == REFUSED
+    assert _count(clean_db, "SELECT count(*) FROM event") == 0
+    assert _count(clean_db, "SELECT byte_offset FROM source WHERE id = :i", i=state.id) == 0
+    sink.commit(state, _batch(state, [_login(session="Fine+/Ef12345678")], end=100))  # the sink goes on
+    assert _count(clean_db, "SELECT count(*) FROM event") == 1
+
+
+def test_the_copy_column_types_are_the_tables(clean_db):
+    with clean_db.connect() as conn:
+        types = conn.execute(
+            sa.text(
+                "SELECT format_type(a.atttypid, a.atttypmod)::regtype::text FROM unnest(CAST(:names AS text[])) "
+                "WITH ORDINALITY AS u(name, n) JOIN pg_attribute a ON a.attrelid = 'event'::regclass "
+                "AND a.attname = u.name ORDER BY u.n"
+            ),
+            {"names": list(EVENT_COLUMNS)},
+        ).scalars()
+        oids = conn.execute(
+            sa.text("SELECT CAST(CAST(t AS regtype) AS text) FROM unnest(CAST(:t AS text[])) AS t"),
+            {"t": list(EVENT_TYPES)},
+        ).scalars()
+        assert list(oids) == list(types)
