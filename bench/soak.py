@@ -2,6 +2,7 @@
 
 Usage: .venv/bin/python bench/soak.py [--duration 600] [--users 16] [--rate 10000] [--think 1.0]
                                       [--relogin 120] [--workers 4] [--owners typical|busiest]
+                                      [--alerts [--alerts-share 0.1]]
 
 Everything is real and local: an embedded PostgreSQL in a temporary directory, migrated;
 gunicorn with deploy/gunicorn.conf.py; `python -m ingest follow` on a log file that a writer
@@ -10,13 +11,18 @@ file before the clock starts); and --users simulated people, half mailbox owners
 help-desk staff, each in its own thread of a load process:
   - an owner (one of --users/2 accounts: by default a seeded random draw from the log's
     accounts; --owners busiest takes its busiest, a worst case) signs in on /accounts/login/ (the real form, captcha in its test mode, the
-    password checked by Django's hasher instead of the IMAP server), then browses its day
+    password checked by the real IMAP backend against a stand-in IMAP server on the loopback
+    that knows the owners' passwords: only the mail server's word makes an owner), then browses its day
     view, yesterday, a range, the timeline, the Message-ID search and the CSV export;
   - a staff member signs in on /admin/login/, then uses the staff search page and the event
     admin's account, IP and today lists.
 Each signs out and in again every --relogin seconds, and pauses --think seconds (±50%)
 between pages, as a person does. Every request's latency is kept; any status >= 400 (other
 than what a step expects), connection error or timeout is an error.
+
+With --alerts, a share of the log's accounts (--alerts-share, the owners among them) has
+opted into sign-in alerts and `manage.py send_alerts` runs too, mailing to an aiosmtpd server on the loopback: compare its p95 with a
+run without (issue 11: the sender must add < 5 % to it).
 
 Reported: lines written and the rate reached, events stored, follower lag at the end,
 requests, errors, and latency percentiles, for all requests and for pages only (sign-in
@@ -36,6 +42,7 @@ import secrets
 import shutil
 import signal
 import socket
+import socketserver
 import statistics
 import subprocess
 import sys
@@ -60,6 +67,46 @@ from webui.settings import *  # noqa: F401,F403
 CAPTCHA_TEST_MODE = True
 SILENCED_SYSTEM_CHECKS = ["accounts.E001"]
 '''
+
+
+class StandInImap(socketserver.ThreadingTCPServer):
+    """A loopback IMAP server that answers LOGIN for the soak's owners, and nothing more.
+
+    The site's ImapBackend asks it exactly as it asks Dovecot (CAPABILITY, LOGIN, LOGOUT,
+    security none on the loopback), so an owner's session is made the one way a real owner's
+    is; a wrong password gets the NO a real server gives.
+    """
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, passwords: dict[str, str]) -> None:
+        self.passwords = passwords
+        super().__init__(("127.0.0.1", 0), _ImapHandler)
+
+
+class _ImapHandler(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        self.wfile.write(b"* OK soak IMAP stand-in ready\r\n")
+        for raw in self.rfile:
+            tag, _, rest = raw.decode("utf-8", "replace").strip().partition(" ")
+            command, _, args = rest.partition(" ")
+            command = command.upper()
+            if command == "CAPABILITY":
+                self.wfile.write(f"* CAPABILITY IMAP4rev1\r\n{tag} OK done\r\n".encode())
+            elif command == "LOGIN":
+                user, _, password = args.partition(" ")
+                user, password = (
+                    user.strip('"'),
+                    password.strip('"').replace('\\"', '"').replace("\\\\", "\\"),
+                )
+                ok = self.server.passwords.get(user) == password
+                self.wfile.write(f"{tag} {'OK' if ok else 'NO [AUTHENTICATIONFAILED]'} done\r\n".encode())
+            elif command == "LOGOUT":
+                self.wfile.write(f"* BYE\r\n{tag} OK done\r\n".encode())
+                return
+            else:
+                self.wfile.write(f"{tag} OK done\r\n".encode())
 
 
 def tree_cpu(root: int) -> float:
@@ -287,8 +334,9 @@ def django_env(url: str, tmp: Path, settings: str) -> dict[str, str]:
     }
 
 
-def prepare(url: str, env: dict[str, str], owners: list[str], staff: int) -> None:
-    """Migrate, then create the owners (local passwords) and the help-desk staff."""
+def prepare(url: str, env: dict[str, str], subscribers: list[str], staff: int) -> None:
+    """Migrate, then create the help-desk staff (owners are made by their first sign-in) and
+    the alert subscriptions of `subscribers`."""
     subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=PROJECT_DIR, env=env, check=True)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=PROJECT_DIR, env=env, check=True
@@ -299,13 +347,26 @@ from django.contrib.auth.models import Group, Permission
 User = get_user_model()
 group, _ = Group.objects.get_or_create(name="help desk")
 group.permissions.add(*Permission.objects.filter(codename__in=["view_any_mailbox", "view_event"]))
-for i, account in enumerate({owners!r}):
-    User.objects.create_user(account, password={PASSWORD!r} % i)
+from datetime import timedelta
+from django.utils import timezone
+from webui.alerts.models import Subscription
+Subscription.objects.bulk_create([Subscription(account=a, email=a, language="en", opted_in_at=timezone.now() - timedelta(days=1))
+                                  for a in {subscribers!r}])
 for i in range({staff}):
     u = User.objects.create_user(f"staff{{i}}", password={PASSWORD!r} % (100 + i), is_staff=True)
     u.groups.add(group)
 """
     subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=PROJECT_DIR, env=env, check=True)
+
+
+class Mailed:
+    """aiosmtpd handler that counts the alerts it is handed."""
+
+    count = 0
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's name)
+        self.count += 1
+        return "250 OK"
 
 
 def percentile(sorted_ms: list[float], p: float) -> float:
@@ -330,6 +391,14 @@ def main() -> int:
         "--owners", choices=("typical", "busiest"), default="typical",
         help="which accounts the owners are: a seeded random draw from the log's accounts (default), "
         "or its busiest ones (a worst case: tens of thousands of events a day each)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--alerts", action="store_true",
+        help="accounts opt into sign-in alerts (see --alerts-share) and `manage.py send_alerts` runs during the soak",
+    )  # fmt: skip
+    ap.add_argument(
+        "--alerts-share", type=float, default=0.1,
+        help="with --alerts, the share of the log's accounts opted in, the owners always among them (default: 0.1)",
     )  # fmt: skip
     args = ap.parse_args()
 
@@ -366,12 +435,21 @@ def main() -> int:
             owners = random.Random(7).sample(sorted(seen), min(len(seen), args.users // 2))
         say("owners' events in the first 200,000 lines: " + ", ".join(str(seen[a]) for a in owners)
             + f" (median account {seen[by_activity[len(by_activity) // 2]]}, busiest {seen[by_activity[0]]})")  # fmt: skip
-        prepare(url, env, owners, args.users - args.users // 2)
+        subscribers: list[str] = []
+        if args.alerts:
+            others = [a for a in sorted(seen) if a not in owners]
+            share = round(args.alerts_share * len(seen)) - len(owners)
+            subscribers = owners + random.Random(8).sample(others, max(0, min(len(others), share)))
+            say(f"alerts: {len(subscribers)} of {len(seen)} accounts opted in")
+        prepare(url, env, subscribers, args.users - args.users // 2)
         live.touch()
 
+        imap = StandInImap({account: PASSWORD % i for i, account in enumerate(owners)})
+        threading.Thread(target=imap.serve_forever, daemon=True).start()
         port = free_port()
         web_env = {**django_env(url, tmp, "soak_settings"), "MAILTRAIL_BIND": f"127.0.0.1:{port}",
-                   "MAILTRAIL_WEB_WORKERS": str(args.workers)}  # fmt: skip
+                   "MAILTRAIL_WEB_WORKERS": str(args.workers), "MAILTRAIL_IMAP_HOST": "127.0.0.1",
+                   "MAILTRAIL_IMAP_PORT": str(imap.server_address[1]), "MAILTRAIL_IMAP_SECURITY": "none"}  # fmt: skip
         web_log = open(tmp / "web.log", "w")
         procs.append(
             subprocess.Popen(
@@ -385,6 +463,22 @@ def main() -> int:
             cwd=PROJECT_DIR, env=env, stdout=follow_log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         procs.append(follower)
+        mailed = None
+        if args.alerts:
+            from aiosmtpd.controller import Controller
+
+            mailed = Mailed()
+            smtp = Controller(mailed, hostname="127.0.0.1", port=free_port())
+            smtp.start()
+            alerts_env = {**env, "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(smtp.port),
+                          "MAILTRAIL_SITE_URL": "https://mailtrail.example.edu"}  # fmt: skip
+            alerts_log = open(tmp / "alerts.log", "w")
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "manage.py", "send_alerts"],
+                    cwd=PROJECT_DIR, env=alerts_env, stdout=alerts_log, stderr=subprocess.STDOUT,
+                )
+            )  # fmt: skip
         for _ in range(100):
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -404,6 +498,8 @@ def main() -> int:
         loader = mp.Process(target=load, args=(port, plan, args.users, args.duration, results))
         postmaster = int((tmp / "pgdata" / "postmaster.pid").read_text().split()[0])
         parts = {"web": procs[0].pid, "follower": follower.pid, "postgres": postmaster}
+        if args.alerts:
+            parts["alerts"] = procs[-1].pid
         cpu0 = {name: tree_cpu(pid) for name, pid in parts.items()}
         t0 = time.monotonic()
         writer.start()
@@ -429,6 +525,10 @@ def main() -> int:
                 time.sleep(0.5)
             events = conn.execute("SELECT count(*) FROM event").fetchone()[0]
             lookups = conn.execute("SELECT count(*) FROM webui_staff_lookup").fetchone()[0]
+            alert_rows = conn.execute("SELECT count(*) FROM alerts_alert").fetchone()[0]
+            behind = conn.execute(
+                "SELECT (SELECT max(id) FROM event) - coalesce((SELECT last_id FROM alerts_checkpoint), 0)"
+            ).fetchone()[0]
         follower.send_signal(signal.SIGTERM)
         follower_rc = follower.wait(timeout=60)
 
@@ -454,6 +554,10 @@ def main() -> int:
             say(
                 f"  {name:48} n={len(values):5}  p50 {percentile(values, 0.5):7.1f}  p95 {percentile(values, 0.95):7.1f} ms"
             )
+        if args.alerts:
+            say(
+                f"alerts: {alert_rows} decided, {mailed.count} mailed; the sender was {behind} event ids behind at the end"
+            )
         say("load average at the end {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         say(f"goal: 0 errors and p95 <= {GOAL_P95_MS} ms (all requests): "
             f"{'met' if not errors and percentile(every, 0.95) <= GOAL_P95_MS else 'NOT met'}")  # fmt: skip
@@ -461,6 +565,7 @@ def main() -> int:
             "duration_s": round(args.duration),
             "users": args.users,
             "owners": args.owners,
+            "alerts_share": args.alerts_share if args.alerts else 0,
             "lines_per_s": round(written.value / args.duration),
             "events": events,
             "caught_up_s": -1 if caught_up is None else round(caught_up, 1),

@@ -8,7 +8,10 @@ http://127.0.0.1:8000/ in the foreground. Ctrl-C stops everything; the next run 
 
 The log tells the seed's story (ingest/generate.py, STORY_*): alice's old PC on the campus
 network fetches and deletes her mail over POP3 every ten minutes, her phone reads it over
-IMAP from a mobile network, and someone abroad now and then tries her password. The demo's
+IMAP from a mobile network, and someone abroad now and then tries her password; every two
+minutes the live log adds a sign-in of hers from a carrier network never seen before, which an
+owner who opts in at /alerts/ gets an alert about (the alert sender runs too; in demo mode its
+mail lands in files under var/mail/, whose path the demo prints). The demo's
 zone is Asia/Taipei (MAILTRAIL_TZ) and its campus 10.16.0.0/12 (MAILTRAIL_CAMPUS_NETWORKS),
 unless the environment says otherwise.
 """
@@ -16,6 +19,7 @@ unless the environment says otherwise.
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import random
 import signal
@@ -30,13 +34,16 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest.generate import STORY_OLD_PC_IP, generate_lines, write_log  # noqa: E402
+from ingest.generate import STORY_ACCOUNT, STORY_OLD_PC_IP, generate_lines, write_log  # noqa: E402
 
 PY = sys.executable
 DEMO_ACCOUNTS = 60  # the generator's first two accounts are alice@ and bob@example.edu
 WEEK_LINES = 60_000
 # The log's first line is written with the story since this version; an older demo log is set aside.
-STORY_MARK = "written-until"  # beside the log: when the demo last appended to it (epoch seconds)
+STORY_MARK = "written-until"
+# seconds between the live log's sign-ins of alice from a network she never used (an alert
+# for her once she opts in at /alerts/)
+STORY_NEW_NETWORK = 120  # beside the log: when the demo last appended to it (epoch seconds)
 
 
 def run(*cmd: str, env: dict[str, str]) -> None:
@@ -78,13 +85,28 @@ def write_demo_log(log: Path, zone: ZoneInfo, lines: int) -> None:
         append(log, int(lines * gap / (7 * 86400)), since, now, zone, int(time.time()))
 
 
+def new_network_sign_in(now: datetime, rng: random.Random) -> str:
+    """alice's phone signing in from a carrier network (100.64.0.0/10) it never used: an alert."""
+    ip = f"100.{rng.randrange(64, 128)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+    session = base64.b64encode(rng.randbytes(12)).decode()
+    return (
+        f"{now:%b} {now.day:>2} {now:%H:%M:%S} mx1 dovecot: imap-login: Login: user=<{STORY_ACCOUNT}>, "
+        f"method=PLAIN, rip={ip}, lip=192.0.2.10, mpid={rng.randrange(300, 99999)}, TLS, session=<{session}>"
+    )
+
+
 def append_live(log: Path, stop: threading.Event, every: float, zone: ZoneInfo) -> None:
     """Append a few seconds' worth of fresh lines to the demo log, again and again."""
     rng = random.Random()
     since = datetime.fromtimestamp(float((log.parent / STORY_MARK).read_text()), zone)
+    next_alert = time.monotonic() + STORY_NEW_NETWORK / 2
     while not stop.wait(every):
         now = datetime.now(zone)
         append(log, rng.randrange(5, 30), since, now, zone, rng.randrange(1 << 30))
+        if time.monotonic() >= next_alert:
+            with open(log, "a", encoding="utf-8") as fh:
+                fh.write(new_network_sign_in(now, rng) + "\n")
+            next_alert = time.monotonic() + STORY_NEW_NETWORK
         since = now
 
 
@@ -116,6 +138,7 @@ def demo(args: argparse.Namespace) -> int:
     env = {
         "MAILTRAIL_TZ": "Asia/Taipei",  # the zone of the site the demo stands for
         "MAILTRAIL_CAMPUS_NETWORKS": "10.16.0.0/12",  # the generator's campus
+        "MAILTRAIL_SITE_URL": f"http://127.0.0.1:{args.port}",  # the alerts' links
         **os.environ,
         "DJANGO_DEBUG": "1",
         "MAILTRAIL_DEMO": "1",
@@ -164,6 +187,11 @@ def demo(args: argparse.Namespace) -> int:
         return 0
 
     children = [subprocess.Popen([PY, "-m", "ingest", "follow", str(demo_log)], cwd=ROOT, env=env)]
+    # the alert sender; without EMAIL_HOST, demo mode writes each alert into a file there
+    children.append(subprocess.Popen([PY, "manage.py", "send_alerts"], cwd=ROOT, env=env))
+    mailbox = (
+        f"{env['EMAIL_HOST']}:{env.get('EMAIL_PORT', '25')} (SMTP)" if env.get("EMAIL_HOST") else var / "mail"
+    )
     stop = threading.Event()
     threading.Thread(target=append_live, args=(demo_log, stop, 3.0, zone), daemon=True).start()
     print(f"\nmailtrail demo: http://127.0.0.1:{args.port}/  (time zone {zone.key})")
@@ -173,10 +201,12 @@ def demo(args: argparse.Namespace) -> int:
     print("(account or user, password):")
     for line in users.splitlines():
         print("  " + line + ("" if "@" in line.split("\t")[0] else "\t(help-desk staff)"))
+    print(f"alice's old PC is {STORY_OLD_PC_IP}: it fetches and deletes her mail over POP3 every ten minutes")
     print(
-        f"alice's old PC is {STORY_OLD_PC_IP}: it fetches and deletes her mail over POP3 every ten minutes\n",
-        flush=True,
+        f"every {STORY_NEW_NETWORK // 60} minutes her phone signs in from a carrier network it never used; "
+        "sign in as alice and turn on alerts (/alerts/) to get one"
     )
+    print(f"sign-in alerts an owner turns on at /alerts/ are delivered to: {mailbox}\n", flush=True)
     try:
         server = subprocess.Popen(
             [PY, "manage.py", "runserver", f"127.0.0.1:{args.port}", "--noreload"], cwd=ROOT, env=env

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from mailtrail.database import django_database, embedded_url, sqlalchemy_url, stop_embedded
 
-pytest_plugins = ["tests.dovecot_server"]
+pytest_plugins = ["tests.dovecot_server", "tests.alerts_support"]
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CORPUS = PROJECT_DIR / "tests" / "data" / "corpus" / "dovecot-public-lines.tsv"

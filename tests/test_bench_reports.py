@@ -1,4 +1,5 @@
-"""The ingest and footprint benchmarks report what docs/scaling.md is built on; stages sorts py-spy stacks."""
+"""The ingest and footprint benchmarks report what docs/scaling.md is built on; stages sorts py-spy stacks;
+the alerts bench counts every alert once."""
 
 from __future__ import annotations
 
@@ -84,3 +85,12 @@ def test_stages_sorts_a_sample_by_the_pipeline_stage_in_its_stack():
     }
     for tail, stage in cases.items():
         assert classify((STACK + tail).split(";")[1:], fill).startswith(stage), tail
+
+
+def test_the_alerts_bench_gets_every_alert_once_and_reports_its_lag(database_url):
+    out, fields = run_bench(
+        "alerts.py", "--duration", "3", "--rate", "4", "--owners", "6", "--database-url", database_url
+    )
+    assert (fields["alerts"], fields["lost"], fields["doubled"]) == ("12", "0", "0"), out
+    assert 0 < float(fields["p50_s"]) <= float(fields["p99_s"]) <= float(fields["max_s"])
+    assert float(fields["baseline_ms"]) > 0 and fields["goal"] in ("met", "MISSED")

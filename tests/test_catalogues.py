@@ -24,6 +24,7 @@ LANGUAGES = ("zh_Hant", "en")
 # app -> templates outside the app whose strings its catalogue carries
 APPS = {
     "accounts": [],
+    "alerts": [],
     "records": [PROJECT_DIR / "webui" / "templates" / "base.html"],  # the page frame
     "staff": [PROJECT_DIR / "webui" / "templates" / "admin" / "index.html"],  # the admin index's link
 }

@@ -18,7 +18,7 @@ from tests.dovecot_server import free_port
 
 COMPOSE = yaml.safe_load((PROJECT_DIR / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
-APP_SERVICES = ("migrate", "follower", "web")
+APP_SERVICES = ("migrate", "follower", "web", "alerts")
 UNITS = sorted((PROJECT_DIR / "deploy" / "systemd").iterdir())
 
 
@@ -109,6 +109,15 @@ def test_the_follower_unit_reads_logs_read_only_and_stops_with_sigterm():
     assert "ReadOnlyPaths=/var/log" in unit
     assert "KillSignal=SIGTERM" in unit and "Restart=on-failure" in unit
     assert "StartLimitBurst=" in unit  # a broken configuration stops, it does not crash-loop
+
+
+def test_the_alert_sender_runs_as_a_service_and_a_unit_that_stop_with_sigterm():
+    assert SERVICES["alerts"]["command"] == ["python", "manage.py", "send_alerts"]
+    assert SERVICES["alerts"]["stop_signal"] == "SIGTERM"
+    assert SERVICES["alerts"]["depends_on"] == {"migrate": {"condition": "service_completed_successfully"}}
+    unit = (PROJECT_DIR / "deploy" / "systemd" / "mailtrail-alerts.service").read_text()
+    assert "ExecStart=/opt/mailtrail/.venv/bin/python manage.py send_alerts" in unit
+    assert "KillSignal=SIGTERM" in unit and "Restart=on-failure" in unit and "StartLimitBurst=" in unit
 
 
 def test_gunicorn_starts_with_the_config_answers_the_compose_healthcheck_and_stops_on_sigterm(database_url):

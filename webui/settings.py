@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 from mailtrail.database import django_database
-from mailtrail.env import ConfigError, env_bool, env_int, env_list, env_str, env_zone
+from mailtrail.env import ConfigError, env_bool, env_float, env_int, env_list, env_str, env_zone
 
 from webui.accounts.config import read_mail_domains
 
@@ -23,6 +24,19 @@ def _proxy_ssl_header(name: str) -> tuple[str, str] | None:
     if not sep or not header.strip() or not value.strip():
         raise ConfigError(f"{name} must look like 'X-Forwarded-Proto: https', got {raw!r}")
     return "HTTP_" + header.strip().upper().replace("-", "_"), value.strip()
+
+
+def _site_url(name: str) -> str:
+    """An absolute http(s) URL without a trailing slash, or empty."""
+    raw = env_str(name, "").rstrip("/")
+    parts = urlsplit(raw)
+    if raw and (parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment):
+        raise ConfigError(
+            f"{name} must be the site's absolute URL such as https://mailtrail.example.edu, got {raw!r}"
+        )
+    if any(c in raw for c in " \r\n\t<>\"'"):
+        raise ConfigError(f"{name} must be a plain URL, got {raw!r}")
+    return raw
 
 
 # Values that must never sign anything on a real site: the development key below, and the
@@ -79,6 +93,34 @@ try:
     AXES_FAILURE_LIMIT = env_int("MAILTRAIL_LOCKOUT_FAILURES", 5, minimum=1)
     AXES_COOLOFF_TIME = timedelta(minutes=env_int("MAILTRAIL_LOCKOUT_MINUTES", 15, minimum=1))
 
+    # --- sign-in alerts (webui/alerts, `manage.py send_alerts`) --------------------------
+    # The site's address as owners reach it: the alerts' links to the day view and to
+    # unsubscribe are absolute. The sender refuses to start without it (demo: the demo's).
+    MAILTRAIL_SITE_URL = _site_url("MAILTRAIL_SITE_URL")
+    MAILTRAIL_ALERT_FAILED_SIGNINS = env_int("MAILTRAIL_ALERT_FAILED_SIGNINS", 10, minimum=1)
+    MAILTRAIL_ALERT_DELETIONS = env_int("MAILTRAIL_ALERT_DELETIONS", 20, minimum=1)
+    MAILTRAIL_ALERT_MAX_PER_HOUR = env_int("MAILTRAIL_ALERT_MAX_PER_HOUR", 5, minimum=1)
+    MAILTRAIL_ALERT_POLL_SECONDS = env_float("MAILTRAIL_ALERT_POLL_SECONDS", 1.0, minimum=0.05)
+    MAILTRAIL_ALERT_SETTLE_SECONDS = env_float("MAILTRAIL_ALERT_SETTLE_SECONDS", 2.0, minimum=0)
+    # Mail through Django's SMTP backend; in demo mode without EMAIL_HOST, into files under
+    # var/mail/ (one .log file per sender run) that the demo prints the path of.
+    EMAIL_HOST = env_str("EMAIL_HOST", "")
+    EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+    if EMAIL_USE_TLS and EMAIL_USE_SSL:
+        raise ConfigError("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set one of them")
+    EMAIL_TIMEOUT = 30
+    DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "mailtrail@localhost")
+    if MAILTRAIL_DEMO and not EMAIL_HOST:
+        EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+        EMAIL_FILE_PATH = str(Path(env_str("MAILTRAIL_VAR_DIR", str(BASE_DIR / "var"))) / "mail")
+    else:
+        EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        EMAIL_HOST = EMAIL_HOST or "localhost"
+
     LOG_LEVEL = env_str("MAILTRAIL_LOG_LEVEL", "INFO").upper()
     if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"MAILTRAIL_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {LOG_LEVEL!r}")
@@ -97,6 +139,7 @@ INSTALLED_APPS = [
     "webui.accounts",
     "webui.records",
     "webui.staff",
+    "webui.alerts",
 ]
 
 MIDDLEWARE = [

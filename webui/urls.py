@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("webui.records.urls")),
     path("accounts/", include("webui.accounts.urls")),
     path("staff/", include("webui.staff.urls")),
+    path("alerts/", include("webui.alerts.urls")),
     path("captcha/", include("captcha.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -1,0 +1,153 @@
+"""The alert sender's two steps: decide (events → alert rows + checkpoint) and send (outbox → SMTP).
+
+Invariant: the checkpoint never passes an event that may still commit.
+Event ids come from one sequence, but the ingester's transactions commit out of id order, so
+"the largest id I have seen" may have an uncommitted smaller id below it. The checkpoint
+therefore advances in two phases. A pass notes a *candidate*: the sequence's last value
+(every id handed out so far) and the xmax of its snapshot (every transaction id started so
+far). A later pass promotes the candidate once its snapshot's xmin has reached that xmax — all
+those transactions have committed or rolled back, so every id up to the candidate is final —
+and once MAILTRAIL_ALERT_SETTLE_SECONDS have passed, so that a login's client fields, which the
+ingester may fill in a moment after the login row (issue 11), are there when the rule reads
+it. Only then are the events (last_id, candidate] evaluated, and the alert rows they produce
+are written in the same transaction as last_id: after a crash either both are there or
+neither, so an event is decided once. The alert log's unique key (account, rule, event) is the
+second guard. (A writer that took a sequence value but had no transaction id yet when the
+candidate was noted is covered by the settle delay: the ingester's COPY writes a row right
+after taking its id.)
+
+Sending is an outbox: a row is decided `pending`, committed, then sent, then marked `sent`
+right after the SMTP server's 250. A crash between that 250 and the mark leaves it pending,
+and the restarted sender sends it again with the *same* Message-ID (chosen at decision time),
+so a receiver that dedupes on Message-ID shows it once: SMTP has no exactly-once, this is
+at-least-once delivery with at-most-once per Message-ID at a deduplicating receiver.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import get_connection
+from django.db import connection, transaction
+from django.utils import timezone
+
+from webui.alerts import message, rules
+from webui.alerts.models import Alert, Checkpoint, Subscription
+from webui.records.models import Event
+
+log = logging.getLogger("webui.alerts")
+
+CHECKPOINT = "sender"
+# Events logged longer ago than this never alert: a backfill of old logs is history, not news.
+# It also bounds each pass's read to the newest partition through the ts index.
+MAX_EVENT_AGE = timedelta(days=1)
+RATE_WINDOW = timedelta(hours=1)
+SEND_BATCH = 100
+
+
+def _horizon() -> tuple[int, int, int]:
+    """(xmin, xmax) of this statement's snapshot and the id sequence's last value."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint "
+            "FROM pg_current_snapshot() AS s"
+        )
+        xmin, xmax = cur.fetchone()
+        cur.execute("SELECT last_value, is_called FROM event_id_seq")
+        last_value, is_called = cur.fetchone()
+    return xmin, xmax, last_value if is_called else last_value - 1
+
+
+def decide(now=None) -> int:
+    """One pass: promote a settled candidate, evaluate its events, record alerts; returns how many."""
+    now = now or timezone.now()
+    decided = 0
+    with transaction.atomic():
+        xmin, xmax, high = _horizon()  # first statement: before this transaction has an xid
+        checkpoint, _ = Checkpoint.objects.select_for_update().get_or_create(name=CHECKPOINT)
+        settle = timedelta(seconds=settings.MAILTRAIL_ALERT_SETTLE_SECONDS)
+        if (
+            checkpoint.candidate_at is not None
+            and checkpoint.candidate_id > checkpoint.last_id
+            and xmin >= checkpoint.candidate_xmax
+            and now - checkpoint.candidate_at >= settle
+        ):
+            decided = _evaluate(checkpoint.last_id, checkpoint.candidate_id, now)
+            checkpoint.last_id = checkpoint.candidate_id
+            checkpoint.candidate_at = None
+        if checkpoint.candidate_at is None and high > checkpoint.last_id:
+            checkpoint.candidate_id, checkpoint.candidate_xmax, checkpoint.candidate_at = high, xmax, now
+        checkpoint.save()
+    return decided
+
+
+def _evaluate(after_id: int, up_to_id: int, now) -> int:
+    subscriptions = {s.account: s for s in Subscription.objects.filter(active=True)}
+    if not subscriptions:
+        return 0
+    events = Event.objects.filter(
+        id__gt=after_id,
+        id__lte=up_to_id,
+        ts__gte=now - MAX_EVENT_AGE,
+        account__in=list(subscriptions),
+        kind__in=list(rules.RULE_OF_KIND),
+    ).order_by("ts", "id")
+    decided = 0
+    memo: dict = {}
+    for event in events.iterator(chunk_size=500):
+        subscription = subscriptions[event.account]
+        if event.ts < subscription.opted_in_at:
+            continue  # what happened before the owner opted in is not news
+        finding = rules.evaluate(event, subscription.rules(), memo)
+        if finding is not None and record(finding, subscription, now):
+            decided += 1
+    return decided
+
+
+def record(finding: rules.Finding, subscription: Subscription, now) -> bool:
+    """Write the finding's alert row, pending or (over the account's hourly limit) suppressed."""
+    recent = Alert.objects.filter(
+        account=subscription.account, created_at__gte=now - RATE_WINDOW, state__in=[Alert.PENDING, Alert.SENT]
+    ).count()
+    state = Alert.PENDING if recent < settings.MAILTRAIL_ALERT_MAX_PER_HOUR else Alert.SUPPRESSED
+    event = finding.event
+    _, created = Alert.objects.get_or_create(
+        account=subscription.account,
+        rule=finding.rule,
+        event_id=event.id,
+        defaults={
+            "event_ts": event.ts, "host": event.host, "session": event.session, "protocol": event.protocol,
+            "ip": finding.ip, "client": finding.client[:400], "count": finding.count, "state": state,
+            "to_email": subscription.email, "language": subscription.language,
+            "message_id": message.new_message_id(), "created_at": now,
+        },
+    )  # fmt: skip
+    if created and state == Alert.SUPPRESSED:
+        log.info("alert for %s suppressed by the hourly limit (%s)", subscription.account, finding.rule)
+    return created
+
+
+def send_pending(limit: int = SEND_BATCH) -> int:
+    """Send pending alerts (oldest first); each is marked sent right after the server accepted it."""
+    pending = list(Alert.objects.filter(state=Alert.PENDING).order_by("id")[:limit])
+    if not pending:
+        return 0
+    subscriptions = {
+        s.account: s for s in Subscription.objects.filter(account__in={a.account for a in pending})
+    }
+    sent = 0
+    with get_connection() as smtp:
+        for alert in pending:
+            subscription = subscriptions.get(alert.account)
+            if subscription is None or not subscription.active:
+                Alert.objects.filter(id=alert.id, state=Alert.PENDING).update(state=Alert.SUPPRESSED)
+                continue
+            Alert.objects.filter(id=alert.id).update(attempts=alert.attempts + 1)
+            smtp.send_messages([message.build(alert, subscription)])  # raises on refusal
+            Alert.objects.filter(id=alert.id, state=Alert.PENDING).update(
+                state=Alert.SENT, sent_at=timezone.now()
+            )
+            sent += 1
+    return sent
