@@ -83,6 +83,8 @@ _NOT_INFO = ("Debug: ", "Warning: ", "Error: ", "Fatal: ", "Panic: ", "Warn: ")
 _ID_KEY = re.compile(r"(?:^|, )([A-Za-z][\w.-]{0,29})=")
 _ID_FIELDS = {"name": 0, "version": 1, "os": 2, "vendor": 3}
 _ID_LIMIT = 80  # Dovecot writes each value through str_sanitize(value, 80)
+_ID_TEXT_CACHED = 400  # parse_lines keeps _client_fields of ID texts up to this long…
+_ID_CACHE_MAX = 4096  # …this many at most (a client's ID is the same on every connection)
 _LEVEL_WORDS = frozenset(("Info", "Debug", "Warning", "Error", "Fatal", "Panic", "Warn"))
 
 # `imap(user)<pid><session>: ` (2.3+), `imap(user): ` (2.2), `IMAP(user): ` (1.x). The user
@@ -234,12 +236,24 @@ _LMTP_NOISE = (
     "(?:" + _ASCII_STAMP + "|" + _ASCII_ISO + r") [^ ]+ dovecot: lmtp\((?:(?:[^:]|:(?! ))*: "
     r"(?:Connect|Disconnect) from |(?s:(?:(?!" + _PREFIX_END + r").)*)(?>" + _PREFIX_END + r")msgid=)"
 )
+# IMAP ID lines (_client_id_login, _client_id_mail): the ID text is the client's and taken
+# whole; Dovecot's elements after an ID before login are its stock ones with `user=<>` (the
+# tail holds no `, rip=` nor `: user=<`, so its start is where parse_line's rfind splits).
+# (read without backtracking: up to the first `: user=<>, rip=`; a line whose tail is not
+# there matches empty). An ID after login is one more branch of _FAST_MAIL's messages.
+_B_ID_LOGIN = (
+    r"(?:Info: )?ID sent: ((?:[^:]++|:(?! user=<>, rip=))*+): user=<>, rip=(" + _IPCHARS + r"), "
+    r"lip=[0-9A-Fa-f.:]*(?:, (?:TLS|secured))?, session=<([A-Za-z0-9+/]*)>"
+)
+assert _FAST_MAIL.pattern.endswith(")")  # the alternation of its messages, closed last
+_B_MAIL = _FAST_MAIL.pattern[:-1] + r"|ID sent: (.*))"
 _BATCH = re.compile(
     r"(?!" + _SYSLOG_NOISE + "|" + _ISO_NOISE + ")(?:"  # most lines: another program's, turned away first
     "(?:(" + _ASCII_STAMP + ")|(" + _ASCII_ISO + r")) ([^ ]+) dovecot: (?:"
     r"(imap|pop3|submission|managesieve)-login: "
     r"(?:" + _FAST_LOGIN.pattern + r"|" + _FAST_AUTH_FAILED.pattern + r")\Z"
-    r"|(imap|pop3)" + _FAST_MAIL.pattern + r"\Z)"
+    r"|(imap|pop3)" + _B_MAIL + r"\Z"
+    r"|(imap|pop3|submission|managesieve)-login: " + _B_ID_LOGIN + r"\Z)"
     r"|(?!" + _LMTP_NOISE + "))"
 )
 _B_LOGIN_PROTOCOLS = {name[:-6]: proto for name, proto in _LOGIN_SERVICES.items()}  # imap-login
@@ -263,6 +277,7 @@ class Parser:
         self.host = host
         self._clock = Clock(tz, year, now)
         self._ips: dict[str, bool] = {}
+        self._client_texts: dict[str, tuple] = {}  # an IMAP ID's text → _client_fields'
         # The timestamp of the line being read, turned into a datetime only if it becomes
         # an event: (kind, text) with kind "s" syslog, "i" ISO 8601, "d" a datetime already.
         self._stamp: str = ""
@@ -354,13 +369,17 @@ class Parser:
         yearless = self._yearless
         iso = clock.iso
         mail_event = self._mail_event
+        texts = self._client_texts
+        id_fields = self._id_fields
         # groups(): 0 syslog stamp, 1 ISO stamp, 2 host, 3 login service, 4–7 login, 8–11
-        # failed login, 12 mail service, 13–30 _FAST_MAIL's; none: parse_line reads the line
+        # failed login, 12 mail service, 13–30 _FAST_MAIL's, 31 the text of an ID after
+        # login, 32–35 an ID before login (service, text, rip, session); none: parse_line
+        # reads the line
         for i in compress(range(len(out)), out):
             try:
                 g = out[i].groups()
                 proto = g[12]
-                if proto is not None:  # a mail process: a logout or a mail_log event
+                if proto is not None:  # a mail process: a logout, a mail_log event, an ID
                     if not g[13]:
                         out[i] = parse(lines[i])
                         continue
@@ -370,6 +389,12 @@ class Parser:
                     if not (ips.get(rip) or valid_ip(rip)) or (
                         g[4] is not None and "(auth failed, " in lines[i]
                     ):
+                        out[i] = parse(lines[i])
+                        continue
+                elif g[32] is not None:  # an IMAP ID before login
+                    proto = _B_LOGIN_PROTOCOLS[g[32]]
+                    rip = g[34]
+                    if not (ips.get(rip) or valid_ip(rip)):
                         out[i] = parse(lines[i])
                         continue
                 else:
@@ -386,17 +411,41 @@ class Parser:
                     out[i] = parse(lines[i])
                     continue
                 if g[12] is not None:
-                    out[i] = mail_event(ts, g[2], proto, g[13:])
+                    if g[31] is None:
+                        out[i] = mail_event(ts, g[2], proto, g[13:31])
+                    elif (fields := texts.get(g[31]) or id_fields(g[31])) is not None:
+                        event = (ts, g[2], proto, CLIENT_ID, g[13], None, g[15] or None, int(g[14]))
+                        out[i] = _new(Event, event + _NO_COUNTERS[4:] + fields)
+                    else:
+                        out[i] = parse(lines[i])
                 elif g[4] is not None:
                     out[i] = _new(
                         Event, (ts, g[2], proto, LOGIN, g[4], rip, g[7] or None, int(g[6])) + _NO_COUNTERS
                     )
+                elif g[32] is not None:
+                    if (fields := texts.get(g[33]) or id_fields(g[33])) is not None:
+                        event = (ts, g[2], proto, CLIENT_ID, "", rip, g[35] or None, None)
+                        out[i] = _new(Event, event + _NO_COUNTERS[4:] + fields)
+                    else:
+                        out[i] = parse(lines[i])
                 else:
                     event = (ts, g[2], proto, AUTH_FAIL, g[9], rip, g[11] or None, None)
                     out[i] = _new(Event, event + _TAIL_AUTH + (int(g[8]), "auth failed") + _NO_CLIENT)
             except Exception:  # noqa: BLE001 — parse_line never raises, and says what it found
                 out[i] = parse(lines[i])
         return out
+
+    def _id_fields(self, text: str) -> tuple | None:
+        """_client_fields(text) when it is a tuple, kept for the next ID with this text; None:
+        parse_line reads the line (and says what it found)."""
+        fields = _client_fields(text)
+        if type(fields) is not tuple:
+            return None
+        if len(text) <= _ID_TEXT_CACHED:
+            if len(self._client_texts) >= _ID_CACHE_MAX:
+                self._client_texts.clear()
+            self._client_texts[text] = fields
+        return fields
 
     # ------------------------------------------------------------------ wrappers
     def _line(self, line: str, depth: int) -> Event | Malformed | None:
