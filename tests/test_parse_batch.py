@@ -81,6 +81,18 @@ EDGES = [
     "Nov 27 06:14:15 mx1 dovecot: imap-login: Login aborted: Connection closed (auth failed, 1 attempts in 2 secs) "
     "(auth_failed): user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, session=<z>",
     "Nov 27 06:14:16 mx1 dovecot: pop3(u)<12><s>: Disconnected: Logged out top=0/0, retr=0/0, del=0/7, size=9",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Disconnected: Connection closed (no auth attempts in 8 secs): "
+    "user=<>, rip=192.0.2.1, lip=192.0.2.2, TLS, session=<s>",
+    "Nov 27 06:14:15 mx1 dovecot: pop3-login: Info: Aborted login (no auth attempts in 0 secs): user=<a>, "
+    "rip=192.0.2.1, lip=192.0.2.2",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Disconnected (no auth attempts in 1 secs) (auth failed, 1 attempts "
+    "in 2 secs): user=<a>, method=PLAIN, rip=192.0.2.1, lip=192.0.2.2",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs) (no auth attempts"
+    "): user=<a>, method=PLAIN, rip=192.0.2.1, lip=192.0.2.2",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Disconnected: user=<(no auth attempts>, rip=192.0.2.1, lip=1.2.3.4",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Disconnected (no auth attempts in 1 secs)",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Login aborted: Connection closed (no auth attempts in 0 secs) "
+    "(no_auth_attempts): user=<>, rip=192.0.2.1, lip=192.0.2.2",
     "",
     "x",
     "Nov 27 06:14:15 ",
