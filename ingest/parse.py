@@ -391,8 +391,12 @@ class Parser:
             try:
                 g = out[i].groups()
                 proto = g[12]
+                # An ID's fields are read before its time, as parse_line reads them: an ID
+                # that gives no event leaves the year state as it was.
                 if proto is not None:  # a mail process: a logout, a mail_log event, an ID
-                    if not g[13]:
+                    if not g[13] or (
+                        g[31] is not None and (tail := texts.get(g[31]) or id_tail(g[31])) is None
+                    ):
                         out[i] = parse(lines[i])
                         continue
                 elif g[3] is not None:  # a login process: a login or a failed one
@@ -405,7 +409,10 @@ class Parser:
                 elif g[32] is not None:  # an IMAP ID before login
                     proto = _B_LOGIN_PROTOCOLS[g[32]]
                     rip = g[34]
-                    if not (ips.get(rip) or valid_ip(rip)):
+                    if (
+                        not (ips.get(rip) or valid_ip(rip))
+                        or (tail := texts.get(g[33]) or id_tail(g[33])) is None
+                    ):
                         out[i] = parse(lines[i])
                         continue
                 else:
@@ -424,21 +431,16 @@ class Parser:
                 if g[12] is not None:
                     if g[31] is None:
                         out[i] = mail_event(ts, g[2], proto, g)
-                    elif (tail := texts.get(g[31]) or id_tail(g[31])) is not None:
+                    else:
                         event = (ts, g[2], proto, CLIENT_ID, g[13], None, g[15] or None, int(g[14]))
                         out[i] = _new(Event, event + tail)
-                    else:
-                        out[i] = parse(lines[i])
                 elif g[4] is not None:
                     out[i] = _new(
                         Event, (ts, g[2], proto, LOGIN, g[4], rip, g[7] or None, int(g[6])) + _NO_COUNTERS
                     )
                 elif g[32] is not None:
-                    if (tail := texts.get(g[33]) or id_tail(g[33])) is not None:
-                        event = (ts, g[2], proto, CLIENT_ID, "", rip, g[35] or None, None)
-                        out[i] = _new(Event, event + tail)
-                    else:
-                        out[i] = parse(lines[i])
+                    event = (ts, g[2], proto, CLIENT_ID, "", rip, g[35] or None, None)
+                    out[i] = _new(Event, event + tail)
                 else:
                     event = (ts, g[2], proto, AUTH_FAIL, g[9], rip, g[11] or None, None)
                     out[i] = _new(Event, event + _TAIL_AUTH + (int(g[8]), "auth failed") + _NO_CLIENT)

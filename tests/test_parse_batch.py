@@ -142,6 +142,9 @@ IDS = [
     "Nov 27 06:14:15 mx1 dovecot: submission(u)<12><s>: ID sent: name=a",
     "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: ID sent: name=a\nb",
     "Feb 30 06:14:15 mx1 dovecot: imap(u)<12><s>: ID sent: name=a",
+    "Nov 26 16:59:40 mx1 dovecot: imap-login: ID sent: >name=iPhone Mail: user=<>, rip=192.0.2.1, lip=192.0.2.2, "
+    "session=<s>",  # no fields: Malformed before the time is read, so the year is not set
+    "Nov 26 16:59:40 mx1 dovecot: imap(u)<12><s>: ID sent: x-originating-ip=9.9.9.9",
     "Feb 30 06:14:15 mx1 dovecot: imap-login: ID sent: name=x: user=<>, rip=192.0.2.1, lip=192.0.2.2, session=<s>",
 ]
 
@@ -165,6 +168,8 @@ def test_imap_id_lines_read_the_same() -> None:
     for lines in (IDS, REAL_IDS):
         assert_same(lines, chunk=len(lines))
         assert_same(lines + lines, chunk=1)
+    for line in IDS:  # each first of its chunk, the year still unknown
+        assert_same([line, line], chunk=2)
 
 
 def test_the_stock_id_lines_take_the_batch_path(monkeypatch) -> None:
