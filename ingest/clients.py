@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from itertools import compress
+from operator import itemgetter
+
 from ingest.event import CLIENT_ID, Event
 
 # What the rows of a session carry, wherever its ID line came in the log:
@@ -18,21 +21,29 @@ _KIND, _HOST, _ACCOUNT, _IP, _SESSION = (
 )
 _CLIENT = Event._fields.index("client_name")  # the four client fields end the Event
 _END = _CLIENT + 4  # batch rows carry (source_id, line_offset) after the Event's fields
+_NO_CLIENT = (None, None, None, None)
+_kind, _session = itemgetter(_KIND), itemgetter(_SESSION)
 
 
 def fold_client_ids(batch) -> None:
     """Take the ID rows out of batch.events, give their fields to the rows of the same
     (host, session) in the batch that carry none, and keep in batch.client_ids those of an
     ID after login that had no login of theirs in the batch: the sink looks for it among the
-    committed rows. Each ID line counts as skipped."""
+    committed rows. Each ID line counts as skipped.
+
+    It runs once a batch over every row, so the passes over all rows are made from C (map,
+    compress); Python only visits the rows of a session that sent an ID."""
     events = batch.events
-    ids = [row for row in events if row[_KIND] == CLIENT_ID]
-    if not ids:
+    kinds = list(map(_kind, events))
+    if CLIENT_ID not in kinds:
         return
+    not_id = list(map(CLIENT_ID.__ne__, kinds))
+    ids = [row for row, keep in zip(events, not_id, strict=True) if not keep]
     clients = {(row[_HOST], row[_SESSION]): row[_CLIENT:_END] for row in ids if row[_SESSION] is not None}
+    sessions = {session for _, session in clients}
     landed = set()
-    kept = []
-    for row in events:
+    for i in compress(range(len(events)), map(sessions.__contains__, map(_session, events))):
+        row = events[i]
         kind = row[_KIND]
         if kind == CLIENT_ID:
             continue
@@ -41,10 +52,9 @@ def fold_client_ids(batch) -> None:
         if client is not None:
             if kind == "login":
                 landed.add(key)
-            if row[_CLIENT:_END] == (None, None, None, None):
-                row = (*row[:_CLIENT], *client, *row[_END:])
-        kept.append(row)
-    batch.events = kept
+            if row[_CLIENT:_END] == _NO_CLIENT:
+                events[i] = (*row[:_CLIENT], *client, *row[_END:])
+    batch.events = list(compress(events, not_id))
     batch.skipped += len(ids)
     # an ID after login (no rip: the mail process prefix) names its account; one before
     # login has its login still to come, and the correlator gives it to that login

@@ -83,6 +83,8 @@ _NOT_INFO = ("Debug: ", "Warning: ", "Error: ", "Fatal: ", "Panic: ", "Warn: ")
 _ID_KEY = re.compile(r"(?:^|, )([A-Za-z][\w.-]{0,29})=")
 _ID_FIELDS = {"name": 0, "version": 1, "os": 2, "vendor": 3}
 _ID_LIMIT = 80  # Dovecot writes each value through str_sanitize(value, 80)
+_ID_TEXT_CACHED = 400  # parse_lines keeps _client_fields of ID texts up to this long…
+_ID_CACHE_MAX = 4096  # …this many at most (a client's ID is the same on every connection)
 _LEVEL_WORDS = frozenset(("Info", "Debug", "Warning", "Error", "Fatal", "Panic", "Warn"))
 
 # `imap(user)<pid><session>: ` (2.3+), `imap(user): ` (2.2), `IMAP(user): ` (1.x). The user
@@ -208,6 +210,7 @@ _FAST_MAIL = re.compile(
     r"msgid=([^,]{0,80})(?:, size=(\d{1,18}|error))?(?:, vsize=(?:\d{1,18}|error))?"
     r"(?:, from=[^,]{0,80})?(?:, subject=[^,]{0,80})?(?:, flags=\([^(),]*\))?)"
 )
+_GROUPS_PAD = (None,) * 13  # _FAST_MAIL's groups are 13–30 of _BATCH's: _mail_event reads those
 _FAST_ACTIONS = {"expunge": MESSAGE_DELETE, "delete": FLAG_DELETE, "undelete": UNDELETE}
 _TAIL_AUTH = (None,) * 12  # the fields after pid up to attempts, for an auth_fail
 
@@ -234,13 +237,36 @@ _LMTP_NOISE = (
     "(?:" + _ASCII_STAMP + "|" + _ASCII_ISO + r") [^ ]+ dovecot: lmtp\((?:(?:[^:]|:(?! ))*: "
     r"(?:Connect|Disconnect) from |(?s:(?:(?!" + _PREFIX_END + r").)*)(?>" + _PREFIX_END + r")msgid=)"
 )
+# IMAP ID lines (_client_id_login, _client_id_mail): the ID text is the client's and taken
+# whole; Dovecot's elements after an ID before login are its stock ones with `user=<>` (the
+# tail holds no `, rip=` nor `: user=<`, so its start is where parse_line's rfind splits).
+# (read without backtracking: up to the first `: user=<>, rip=`; a line whose tail is not
+# there matches empty). An ID after login is one more branch of _FAST_MAIL's messages.
+_B_ID_LOGIN = (
+    r"(?:Info: )?ID sent: ((?:[^:]++|:(?! user=<>, rip=))*+): user=<>, rip=(" + _IPCHARS + r"), "
+    r"lip=[0-9A-Fa-f.:]*(?:, (?:TLS|secured))?, session=<([A-Za-z0-9+/]*)>"
+)
+assert _FAST_MAIL.pattern.endswith(")")  # the alternation of its messages, closed last
+_B_MAIL = _FAST_MAIL.pattern[:-1] + r"|ID sent: (.*))"
+# a login process's connection that never tried to sign in (scanners): _login_failed turns
+# it away by the `(no auth attempts` before the first `: user=<`, with no `(auth failed, ` there
+_NOT_FAILED = r"(?:(?!: user=<|\(auth failed, )(?s:.))"
+_NO_AUTH_NOISE = (
+    "(?:" + _ASCII_STAMP + "|" + _ASCII_ISO + r") [^ ]+ dovecot: (?:imap|pop3|submission|managesieve)-login: "
+    r"(?:Info: )?(?:Disconnected|Aborted login)"
+    + _NOT_FAILED
+    + r"*?\(no auth attempts"
+    + _NOT_FAILED
+    + "*: user=<"
+)
 _BATCH = re.compile(
     r"(?!" + _SYSLOG_NOISE + "|" + _ISO_NOISE + ")(?:"  # most lines: another program's, turned away first
     "(?:(" + _ASCII_STAMP + ")|(" + _ASCII_ISO + r")) ([^ ]+) dovecot: (?:"
     r"(imap|pop3|submission|managesieve)-login: "
     r"(?:" + _FAST_LOGIN.pattern + r"|" + _FAST_AUTH_FAILED.pattern + r")\Z"
-    r"|(imap|pop3)" + _FAST_MAIL.pattern + r"\Z)"
-    r"|(?!" + _LMTP_NOISE + "))"
+    r"|(imap|pop3)" + _B_MAIL + r"\Z"
+    r"|(imap|pop3|submission|managesieve)-login: " + _B_ID_LOGIN + r"\Z)"
+    r"|(?!" + _LMTP_NOISE + "|" + _NO_AUTH_NOISE + "))"
 )
 _B_LOGIN_PROTOCOLS = {name[:-6]: proto for name, proto in _LOGIN_SERVICES.items()}  # imap-login
 
@@ -263,6 +289,7 @@ class Parser:
         self.host = host
         self._clock = Clock(tz, year, now)
         self._ips: dict[str, bool] = {}
+        self._client_texts: dict[str, tuple] = {}  # an IMAP ID's text → _id_tail's
         # The timestamp of the line being read, turned into a datetime only if it becomes
         # an event: (kind, text) with kind "s" syslog, "i" ISO 8601, "d" a datetime already.
         self._stamp: str = ""
@@ -354,21 +381,37 @@ class Parser:
         yearless = self._yearless
         iso = clock.iso
         mail_event = self._mail_event
+        texts = self._client_texts
+        id_tail = self._id_tail
         # groups(): 0 syslog stamp, 1 ISO stamp, 2 host, 3 login service, 4–7 login, 8–11
-        # failed login, 12 mail service, 13–30 _FAST_MAIL's; none: parse_line reads the line
+        # failed login, 12 mail service, 13–30 _FAST_MAIL's, 31 the text of an ID after
+        # login, 32–35 an ID before login (service, text, rip, session); none: parse_line
+        # reads the line
         for i in compress(range(len(out)), out):
             try:
                 g = out[i].groups()
                 proto = g[12]
-                if proto is not None:  # a mail process: a logout or a mail_log event
-                    if not g[13]:
+                # An ID's fields are read before its time, as parse_line reads them: an ID
+                # that gives no event leaves the year state as it was.
+                if proto is not None:  # a mail process: a logout, a mail_log event, an ID
+                    if not g[13] or (
+                        g[31] is not None and (tail := texts.get(g[31]) or id_tail(g[31])) is None
+                    ):
                         out[i] = parse(lines[i])
                         continue
                 elif g[3] is not None:  # a login process: a login or a failed one
                     proto = _B_LOGIN_PROTOCOLS[g[3]]
                     rip = g[5] if g[4] is not None else g[10]
-                    if not (ips.get(rip) or valid_ip(rip)) or (
-                        g[4] is not None and "(auth failed, " in lines[i]
+                    # (only the user could hold `(auth failed, `: the rest is narrower)
+                    if not (ips.get(rip) or valid_ip(rip)) or (g[4] is not None and "(auth failed, " in g[4]):
+                        out[i] = parse(lines[i])
+                        continue
+                elif g[32] is not None:  # an IMAP ID before login
+                    proto = _B_LOGIN_PROTOCOLS[g[32]]
+                    rip = g[34]
+                    if (
+                        not (ips.get(rip) or valid_ip(rip))
+                        or (tail := texts.get(g[33]) or id_tail(g[33])) is None
                     ):
                         out[i] = parse(lines[i])
                         continue
@@ -386,17 +429,38 @@ class Parser:
                     out[i] = parse(lines[i])
                     continue
                 if g[12] is not None:
-                    out[i] = mail_event(ts, g[2], proto, g[13:])
+                    if g[31] is None:
+                        out[i] = mail_event(ts, g[2], proto, g)
+                    else:
+                        event = (ts, g[2], proto, CLIENT_ID, g[13], None, g[15] or None, int(g[14]))
+                        out[i] = _new(Event, event + tail)
                 elif g[4] is not None:
                     out[i] = _new(
                         Event, (ts, g[2], proto, LOGIN, g[4], rip, g[7] or None, int(g[6])) + _NO_COUNTERS
                     )
+                elif g[32] is not None:
+                    event = (ts, g[2], proto, CLIENT_ID, "", rip, g[35] or None, None)
+                    out[i] = _new(Event, event + tail)
                 else:
                     event = (ts, g[2], proto, AUTH_FAIL, g[9], rip, g[11] or None, None)
                     out[i] = _new(Event, event + _TAIL_AUTH + (int(g[8]), "auth failed") + _NO_CLIENT)
             except Exception:  # noqa: BLE001 — parse_line never raises, and says what it found
                 out[i] = parse(lines[i])
         return out
+
+    def _id_tail(self, text: str) -> tuple | None:
+        """An ID event's fields after pid: no counters, then _client_fields(text), kept for the
+        next ID with this text; None when that is no tuple: parse_line reads the line (and
+        says what it found)."""
+        fields = _client_fields(text)
+        if type(fields) is not tuple:
+            return None
+        tail = _NO_COUNTERS[4:] + fields
+        if len(text) <= _ID_TEXT_CACHED:
+            if len(self._client_texts) >= _ID_CACHE_MAX:
+                self._client_texts.clear()
+            self._client_texts[text] = tail
+        return tail
 
     # ------------------------------------------------------------------ wrappers
     def _line(self, line: str, depth: int) -> Event | Malformed | None:
@@ -533,40 +597,41 @@ class Parser:
         ts = self._yearless(self._stamp) if self._stamp_kind == "s" else self._when()
         if ts is None:
             return None
-        return self._mail_event(ts, host, proto, m.groups())
+        return self._mail_event(ts, host, proto, _GROUPS_PAD + m.groups())
 
     def _mail_event(self, ts: datetime, host: str, proto: str, g: tuple) -> Event:
-        """The event of the groups of a `_FAST_MAIL` match."""
-        account, pid, session, reason, b_in, b_out, deleted, expunged, trashed = g[:9]
-        if reason is not None:  # logout
-            if b_in is not None:
+        """The event of the groups of a `_FAST_MAIL` match, at 13–30 of g as in `_BATCH`'s
+        (indexed, not unpacked: it runs for a quarter of the lines)."""
+        session = g[15] or None
+        if g[16] is not None:  # logout
+            if g[17] is not None:
                 return _new(
                     Event,
-                    (ts, host, proto, LOGOUT, account, None, session or None, int(pid), int(deleted),
-                     None, None, None, int(expunged), int(trashed), int(b_in), int(b_out), None, None,
-                     None, None, None, reason, None, None, None, None),
+                    (ts, host, proto, LOGOUT, g[13], None, session, int(g[14]), int(g[19]), None,
+                     None, None, int(g[20]), int(g[21]), int(g[17]), int(g[18]), None, None, None,
+                     None, None, g[16], None, None, None, None),
                 )  # fmt: skip
-            deleted, second, size = int(g[9]), int(g[10]), int(g[11])
+            deleted, second = int(g[22]), int(g[23])
             if self.dovecot24 or deleted > second:
                 messages, deleted_bytes = None, second
             else:
                 messages, deleted_bytes = second, None
             return _new(
                 Event,
-                (ts, host, proto, LOGOUT, account, None, session or None, int(pid), deleted, messages,
-                 size, deleted_bytes, None, None, None, None, None, None, None, None, None, reason,
-                 None, None, None, None),
+                (ts, host, proto, LOGOUT, g[13], None, session, int(g[14]), deleted, messages,
+                 int(g[24]), deleted_bytes, None, None, None, None, None, None, None, None, None,
+                 g[16], None, None, None, None),
             )  # fmt: skip
-        action, source, box, uid, msgid, size = g[12:]
-        if source is not None:
-            kind, mailbox, mailbox_to = COPY, source, box
+        size = g[30]
+        if g[26] is not None:  # `copy from <source>`: from the source into box=
+            kind, mailbox, mailbox_to = COPY, g[26], g[27]
         else:
-            kind, mailbox, mailbox_to = _FAST_ACTIONS[action], box, None
+            kind, mailbox, mailbox_to = _FAST_ACTIONS[g[25]], g[27], None
         return _new(
             Event,
-            (ts, host, proto, kind, account, None, session or None, int(pid), None, None,
+            (ts, host, proto, kind, g[13], None, session, int(g[14]), None, None,
              int(size) if size is not None and size != "error" else None, None, None, None, None,
-             None, mailbox, mailbox_to, msgid, int(uid), None, None, None, None, None, None),
+             None, mailbox, mailbox_to, g[29], int(g[28]), None, None, None, None, None, None),
         )  # fmt: skip
 
     # ------------------------------------------------------------------ login process
