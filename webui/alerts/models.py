@@ -33,7 +33,7 @@ class Subscription(models.Model):
     opted_in_at = models.DateTimeField(_("opted in"))
     unsubscribed_at = models.DateTimeField(_("unsubscribed"), null=True, blank=True)
     # Whether the sender's Seen rows for this account were seeded since this opt-in (rules.seed)
-    seen_seeded = models.BooleanField(default=False)
+    seen_seeded = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         verbose_name = _("alert subscription")

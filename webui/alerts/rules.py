@@ -1,8 +1,11 @@
 """The three alert rules, as questions about one new event and the account's history.
 
-Each rule looks only at rows ordered before the event ((ts, id) ≤ the event's), so that the
-answer does not depend on when the sender reads it: a pass that reads an event twice (after
-a restart) decides the same, and the alert log's unique key keeps the second decision out.
+The event-table questions look only at rows ordered before the event ((ts, id) ≤ the event's),
+so that the answer does not depend on when the sender reads it; the alert log's unique key
+keeps a second decision on an event read twice out. The new-sign-in rule asks the sender's
+memory (models.Seen) instead, which the sender writes in the same transaction as its
+checkpoint: an event is read twice only when the checkpoint was lost, and then its own
+sighting counts it as seen, so it decides nothing new either.
 """
 
 from __future__ import annotations

@@ -12,7 +12,9 @@ ingester may fill in a moment after the login row (issue 11), are there when the
 it. Only then are the events (last_id, candidate] evaluated, and the alert rows they produce
 are written in the same transaction as last_id: after a crash either both are there or
 neither, so an event is decided once. The alert log's unique key (account, rule, event) is the
-second guard. (A writer that took a sequence value but had no transaction id yet when the
+second guard. The sender's memory of each account's networks and clients (models.Seen,
+rules.seed and rules.remember) is written in that same transaction, so it never runs ahead of
+or behind the checkpoint. (A writer that took a sequence value but had no transaction id yet when the
 candidate was noted is covered by the settle delay: the ingester's COPY writes a row right
 after taking its id.)
 
