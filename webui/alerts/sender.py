@@ -109,7 +109,10 @@ def _evaluate(after_id: int, up_to_id: int, now) -> int:
         if event.kind == "login" and not subscription.seen_seeded:
             # the account's memory, once per opt-in: what came before this pass, and what is too old for it
             rules.seed(event.account, after_id, now - MAX_EVENT_AGE, now)
-            Subscription.objects.filter(pk=subscription.pk).update(seen_seeded=True)
+            # (unless the owner opted out and in again meanwhile: then the next pass seeds anew)
+            Subscription.objects.filter(pk=subscription.pk, opted_in_at=subscription.opted_in_at).update(
+                seen_seeded=True
+            )
             subscription.seen_seeded = True
         # what happened before the owner opted in is not news (but it is history, below)
         if event.ts >= subscription.opted_in_at:
