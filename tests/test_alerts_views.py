@@ -85,6 +85,17 @@ def test_alice_turns_alerts_off_and_on_again_with_a_new_unsubscribe_token(client
     assert again.active and again.token != first
 
 
+def test_opting_in_again_has_the_sender_seed_its_memory_of_the_account_again(client):
+    sign_in(client, ALICE)
+    client.post(URL, {"email": ALICE, **ALL_RULES})
+    Subscription.objects.update(seen_seeded=True)  # as the sender leaves it
+    client.post(URL, {"email": "alice.new@example.org", **ALL_RULES})  # a change while on: kept
+    assert Subscription.objects.get().seen_seeded
+    client.post(URL, {"action": "off"})
+    client.post(URL, {"email": ALICE, **ALL_RULES})  # on again: what it missed while off is read anew
+    assert not Subscription.objects.get().seen_seeded
+
+
 def test_bob_cannot_change_alice_s_subscription(client):
     sign_in(client, ALICE)
     client.post(URL, {"email": ALICE, **ALL_RULES})

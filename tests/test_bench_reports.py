@@ -94,3 +94,23 @@ def test_the_alerts_bench_gets_every_alert_once_and_reports_its_lag(database_url
     assert (fields["alerts"], fields["lost"], fields["doubled"]) == ("12", "0", "0"), out
     assert 0 < float(fields["p50_s"]) <= float(fields["p99_s"]) <= float(fields["max_s"])
     assert float(fields["baseline_ms"]) > 0 and fields["goal"] in ("met", "MISSED")
+
+
+def test_the_alerts_cost_bench_reports_a_few_statements_per_sign_in(database_url):
+    out, fields = run_bench(
+        "alerts_cost.py",
+        "--accounts",
+        "20",
+        "--history",
+        "50",
+        "--events",
+        "300",
+        "--database-url",
+        database_url,
+    )
+    for share in ("10pct", "100pct"):
+        for batch in ("seed", "warm"):
+            # a sign-in is a lookup and an upsert, plus the pass's share of its own statements
+            assert 1 <= float(fields[f"{share}_{batch}_queries"]) < 4, out
+            assert float(fields[f"{share}_{batch}_ms"]) > 0, out
+    assert float(fields["100pct_warm_baseline_pg_ms"]) >= 0, out

@@ -32,6 +32,8 @@ class Subscription(models.Model):
     token = models.CharField(max_length=64, unique=True, default=new_token)
     opted_in_at = models.DateTimeField(_("opted in"))
     unsubscribed_at = models.DateTimeField(_("unsubscribed"), null=True, blank=True)
+    # Whether the sender's Seen rows for this account were seeded since this opt-in (rules.seed)
+    seen_seeded = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         verbose_name = _("alert subscription")
@@ -103,3 +105,30 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} {self.rule} {self.event_id} {self.state}"
+
+
+class Seen(models.Model):
+    """The sender's memory of an opted-in account's sign-ins: the last time each network, client
+    (or any sign-in at all) was seen, so that "new in 90 days" is an index lookup, not an
+    aggregate over the account's event rows (rules.py). Seeded once per opt-in from the event
+    table, updated in the sender's transaction with its alerts and checkpoint, pruned after 90 days.
+    """
+
+    NETWORK = "network"  # value: the /24 or /48 (rules.network_of)
+    CLIENT = "client"  # value: rules.client_key (name and OS)
+    SIGNIN = "signin"  # value: "": any sign-in at all, for the baseline rule
+
+    account = models.TextField()
+    kind = models.CharField(max_length=10)
+    value = models.TextField()
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("seen network or client")
+        constraints = [
+            models.UniqueConstraint(fields=["account", "kind", "value"], name="seen_once_per_value"),
+        ]
+        indexes = [models.Index(fields=["last_seen"], name="seen_last_seen_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.kind} {self.value}"

@@ -1,13 +1,18 @@
 """The three alert rules, as questions about one new event and the account's history.
 
-Each rule looks only at rows ordered before the event ((ts, id) ≤ the event's), so that the
-answer does not depend on when the sender reads it: a pass that reads an event twice (after
-a restart) decides the same, and the alert log's unique key keeps the second decision out.
+The event-table questions look only at rows ordered before the event ((ts, id) ≤ the event's),
+so that the answer does not depend on when the sender reads it; the alert log's unique key
+keeps a second decision on an event read twice out. The new-sign-in rule asks the sender's
+memory (models.Seen) instead, which the sender writes in the same transaction as its
+checkpoint: an event is read twice only when the checkpoint was lost, and then its own
+sighting counts it as seen, so it decides nothing new either.
 """
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,12 +20,13 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from webui.alerts.models import RULE_FAILED_SIGNINS, RULE_MASS_DELETE, RULE_NEW_SIGNIN, Alert
+from webui.alerts.models import RULE_FAILED_SIGNINS, RULE_MASS_DELETE, RULE_NEW_SIGNIN, Alert, Seen
 from webui.records.models import Event
 
 HISTORY = timedelta(days=90)  # "never seen for this account in the last 90 days"
 FAILED_WINDOW = timedelta(hours=1)
 SESSION_SPAN = timedelta(days=1)  # how far back a deleting session's login is looked for
+_MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -88,19 +94,70 @@ def _seen_client(event: Event, since: datetime, until: datetime, until_id: int) 
     )  # fmt: skip
 
 
-def _signin_history(event: Event, since: datetime) -> tuple[bool, bool, bool, bool]:
-    """(any sign-in, one from the event's network, one with a client name, one with its client)
-    among the account's sign-ins in [since, the event): one query, one pass over the account's rows."""
-    nets = network_of(event.ip) if event.ip is not None else []
-    net_test = " OR ".join(["ip << %s::cidr"] * len(nets)) or "false"
+def client_key(name: str, os: str | None) -> str:
+    """A client as one Seen value: its name and OS (None and "" stay apart, as in SQL's IS NOT DISTINCT FROM)."""
+    return json.dumps([name, os], ensure_ascii=False)
+
+
+def seen_keys(ip: str | None, client_name: str | None, client_os: str | None) -> list[tuple[str, str]]:
+    """The Seen rows one sign-in teaches: any sign-in, its network, its client (when it said one)."""
+    keys = [(Seen.SIGNIN, "")]
+    if ip is not None:
+        keys.append((Seen.NETWORK, network_of(ip)[0]))
+    if client_name:
+        keys.append((Seen.CLIENT, client_key(client_name, client_os)))
+    return keys
+
+
+def remember(account: str, latest: dict[tuple[str, str], datetime]) -> None:
+    """Upsert the account's Seen rows: one statement, last_seen only ever moves forward."""
+    if not latest:
+        return
+    rows = [(account, kind, value, ts) for (kind, value), ts in latest.items()]
     with connection.cursor() as cur:
         cur.execute(
-            f"SELECT count(*) > 0, coalesce(bool_or({net_test}), false), "  # noqa: S608 (fixed text)
-            "coalesce(bool_or(client_name IS NOT NULL), false), "
-            "coalesce(bool_or(client_name = %s AND client_os IS NOT DISTINCT FROM %s), false) "
-            "FROM event WHERE " + _LOGINS,
-            [*nets, event.client_name, event.client_os, event.account, since, event.ts, event.id],
+            "INSERT INTO alerts_seen (account, kind, value, last_seen) VALUES "  # noqa: S608 (fixed text)
+            + ", ".join(["(%s, %s, %s, %s)"] * len(rows))
+            + " ON CONFLICT (account, kind, value) DO UPDATE "
+            "SET last_seen = GREATEST(alerts_seen.last_seen, EXCLUDED.last_seen)",
+            [value for row in rows for value in row],
         )
+
+
+def seed(account: str, through_id: int, old_before: datetime, now: datetime) -> None:
+    """Teach the account's Seen rows its sign-ins of the last 90 days that the sender will not read:
+    those up to the checkpoint (`through_id`) and those too old for a pass (before `old_before`).
+    Once per opt-in (Subscription.seen_seeded): the one aggregate over the account's logins."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT host(ip), client_name, client_os, max(ts) FROM event "
+            "WHERE account = %s AND kind = 'login' AND ts >= %s AND ts <= %s AND (id <= %s OR ts < %s) "
+            "GROUP BY 1, 2, 3",
+            [account, now - HISTORY, now, through_id, old_before],
+        )
+        latest: dict[tuple[str, str], datetime] = {}
+        for ip, name, os, ts in cur.fetchall():
+            for key in seen_keys(ip, name, os):
+                latest[key] = max(latest.get(key, ts), ts)
+    remember(account, latest)
+
+
+def _signin_history(event: Event, since: datetime) -> tuple[bool, bool, bool, bool]:
+    """(any sign-in, one from the event's network, one with a client name, one with its client)
+    seen for the account since `since`: four lookups on the Seen key in one statement."""
+    network = network_of(event.ip)[0] if event.ip is not None else None
+    client = client_key(event.client_name, event.client_os) if event.client_name else None
+    exists = "EXISTS (SELECT 1 FROM alerts_seen WHERE account = %s AND kind = %s {} AND last_seen >= %s)"
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT " + ", ".join([exists.format(""), exists.format("AND value = %s")] * 2),
+            [
+                event.account, Seen.SIGNIN, since,
+                event.account, Seen.NETWORK, network, since,
+                event.account, Seen.CLIENT, since,
+                event.account, Seen.CLIENT, client, since,
+            ],
+        )  # fmt: skip
         return cur.fetchone()
 
 
@@ -112,6 +169,10 @@ def new_signin(event: Event) -> Finding | None:
     baseline instead of alerting; likewise the client half waits until some earlier sign-in
     carried a client name (logins read before client names were logged have none).
     POP3 has no IMAP ID: the network half only.
+
+    "Seen" is the sender's memory (models.Seen), which the sender teaches every sign-in of the
+    account after deciding it (sender._evaluate): a sign-in read twice, or after a later one
+    from the same place, counts that place as seen.
     """
     any_signin, seen_net, client_history, seen_client = _signin_history(event, event.ts - HISTORY)
     if not any_signin:
@@ -123,15 +184,27 @@ def new_signin(event: Event) -> Finding | None:
     return None
 
 
-def failed_signins(event: Event) -> Finding | None:
-    """More than N failed sign-ins (auth_fail rows) to the account within an hour; once an hour."""
+def failed_signins(event: Event, memo: dict | None = None) -> Finding | None:
+    """More than N failed sign-ins (auth_fail rows) to the account within an hour; once an hour.
+
+    `memo` (one per sender pass) keeps the account's failed sign-ins from an hour before its
+    first one in the pass (events come in (ts, id) order): one query per account and pass,
+    then each auth_fail row is counted by bisection, not by a count query of its own.
+    """
+    memo = {} if memo is None else memo
+    key = ("failed_signins", event.account)
+    fails = memo.get(key)
+    if fails is None or (fails and (event.ts, event.id) > fails[-1]):  # (or committed since: read again)
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT ts, id FROM event WHERE account = %s AND kind = 'auth_fail' AND ts > %s ORDER BY ts, id",
+                [event.account, event.ts - FAILED_WINDOW],
+            )
+            fails = memo[key] = cur.fetchall()
+    count = bisect.bisect_right(fails, (event.ts, event.id)) - bisect.bisect_right(
+        fails, (event.ts - FAILED_WINDOW, _MAX_ID)
+    )
     limit = settings.MAILTRAIL_ALERT_FAILED_SIGNINS
-    with connection.cursor() as cur:
-        cur.execute(
-            "SELECT count(*) FROM event WHERE account = %s AND kind = 'auth_fail' AND ts > %s AND (ts, id) <= (%s, %s)",
-            [event.account, event.ts - FAILED_WINDOW, event.ts, event.id],
-        )
-        count = cur.fetchone()[0]
     if count <= limit:
         return None
     recent = Alert.objects.filter(
@@ -212,6 +285,6 @@ def evaluate(event: Event, rules: set[str], memo: dict | None = None) -> Finding
     rule = RULE_OF_KIND.get(event.kind)
     if rule is None or rule not in rules:
         return None
-    if rule == RULE_MASS_DELETE:
-        return mass_delete(event, memo)
-    return CHECKS[rule](event)
+    if rule == RULE_NEW_SIGNIN:
+        return new_signin(event)
+    return CHECKS[rule](event, memo)

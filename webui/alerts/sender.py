@@ -12,7 +12,9 @@ ingester may fill in a moment after the login row (issue 11), are there when the
 it. Only then are the events (last_id, candidate] evaluated, and the alert rows they produce
 are written in the same transaction as last_id: after a crash either both are there or
 neither, so an event is decided once. The alert log's unique key (account, rule, event) is the
-second guard. (A writer that took a sequence value but had no transaction id yet when the
+second guard. The sender's memory of each account's networks and clients (models.Seen,
+rules.seed and rules.remember) is written in that same transaction, so it never runs ahead of
+or behind the checkpoint. (A writer that took a sequence value but had no transaction id yet when the
 candidate was noted is covered by the settle delay: the ingester's COPY writes a row right
 after taking its id.)
 
@@ -34,7 +36,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from webui.alerts import message, rules
-from webui.alerts.models import Alert, Checkpoint, Subscription
+from webui.alerts.models import Alert, Checkpoint, Seen, Subscription
 from webui.records.models import Event
 
 log = logging.getLogger("webui.alerts")
@@ -45,6 +47,8 @@ CHECKPOINT = "sender"
 MAX_EVENT_AGE = timedelta(days=1)
 RATE_WINDOW = timedelta(hours=1)
 SEND_BATCH = 100
+PRUNE_EVERY = timedelta(hours=1)  # how often a sender forgets Seen rows older than the rules look back
+_pruned_at = None  # when this process last did (its first pass does)
 
 
 def _horizon() -> tuple[int, int, int]:
@@ -80,6 +84,10 @@ def decide(now=None) -> int:
         if checkpoint.candidate_at is None and high > checkpoint.last_id:
             checkpoint.candidate_id, checkpoint.candidate_xmax, checkpoint.candidate_at = high, xmax, now
         checkpoint.save()
+        global _pruned_at
+        if _pruned_at is None or now - _pruned_at >= PRUNE_EVERY:
+            prune_seen(now)
+            _pruned_at = now
     return decided
 
 
@@ -98,12 +106,33 @@ def _evaluate(after_id: int, up_to_id: int, now) -> int:
     memo: dict = {}
     for event in events.iterator(chunk_size=500):
         subscription = subscriptions[event.account]
-        if event.ts < subscription.opted_in_at:
-            continue  # what happened before the owner opted in is not news
-        finding = rules.evaluate(event, subscription.rules(), memo)
-        if finding is not None and record(finding, subscription, now):
-            decided += 1
+        if event.kind == "login" and not subscription.seen_seeded:
+            # the account's memory, once per opt-in: what came before this pass, and what is too old for it
+            rules.seed(event.account, after_id, now - MAX_EVENT_AGE, now)
+            # (unless the owner opted out and in again meanwhile: then the next pass seeds anew)
+            Subscription.objects.filter(pk=subscription.pk, opted_in_at=subscription.opted_in_at).update(
+                seen_seeded=True
+            )
+            subscription.seen_seeded = True
+        # what happened before the owner opted in is not news (but it is history, below)
+        if event.ts >= subscription.opted_in_at:
+            finding = rules.evaluate(event, subscription.rules(), memo)
+            if finding is not None and record(finding, subscription, now):
+                decided += 1
+        if event.kind == "login":  # every sign-in is remembered, decided before it is (rules.new_signin)
+            keys = rules.seen_keys(event.ip, event.client_name, event.client_os)
+            rules.remember(event.account, dict.fromkeys(keys, event.ts))
     return decided
+
+
+def prune_seen(now) -> int:
+    """Forget what is older than the rules look back, and the memory of accounts not opted in
+    (a new opt-in seeds it again); returns how many Seen rows went."""
+    stale = Seen.objects.filter(last_seen__lt=now - rules.HISTORY).delete()[0]
+    active = Subscription.objects.filter(active=True).values("account")
+    gone = Seen.objects.exclude(account__in=active).delete()[0]
+    Subscription.objects.filter(active=False, seen_seeded=True).update(seen_seeded=False)
+    return stale + gone
 
 
 def record(finding: rules.Finding, subscription: Subscription, now) -> bool:

@@ -35,7 +35,9 @@ def alert_settings(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             values = {**form.cleaned_data, "language": get_language(), "active": True}
             if not active:  # a new opt-in: a new unsubscribe token, and only events from now on
-                values.update(token=new_token(), opted_in_at=timezone.now(), unsubscribed_at=None)
+                values.update(
+                    token=new_token(), opted_in_at=timezone.now(), unsubscribed_at=None, seen_seeded=False
+                )
             Subscription.objects.update_or_create(account=account, defaults=values)
             return redirect("alerts:settings")
     elif active:
