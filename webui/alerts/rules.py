@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from webui.alerts.models import RULE_FAILED_SIGNINS, RULE_MASS_DELETE, RULE_NEW_SIGNIN, Alert, Seen
 from webui.records.models import Event
+from webui.records.types import client_text
 
 HISTORY = timedelta(days=90)  # "never seen for this account in the last 90 days"
 FAILED_WINDOW = timedelta(hours=1)
@@ -59,9 +60,8 @@ def network_of(ip: str) -> list[str]:
 
 
 def client_of(event: Event) -> str:
-    """What the client said it is, as one line ("Thunderbird 115.3 · Windows"), or ""."""
-    name = " ".join(part for part in (event.client_name, event.client_version) if part)
-    return " · ".join(part for part in (name, event.client_os or "") if part)
+    """What the client said it is, as the pages write it ("Thunderbird 115.3 · Windows"), or ""."""
+    return client_text(event.client_name, event.client_version, event.client_os)
 
 
 def _exists(sql: str, params: list) -> bool:
