@@ -23,6 +23,7 @@ from ingest.event import (
     Event,
     Malformed,
 )
+from ingest.speedups import fastparse as _fastparse
 from ingest.timestamps import Clock, tai64n
 
 # How a line is read (docs/parser.md has the list of shapes and what is skipped):
@@ -300,6 +301,9 @@ class Parser:
         self.dovecot24 = False
         self._shortcuts = True  # tests turn the one-regex shortcuts off to compare
         self._yearless = self._clock.yearless
+        # parse_lines in C (ingest/_fastparse.pyx) where it is built; tests set it to None
+        # to compare it with the regex path below
+        self._compiled = None if _fastparse is None else _fastparse.FastParser(self)
 
     # ------------------------------------------------------------------ public API
     @property
@@ -372,6 +376,8 @@ class Parser:
         the stock lines and the noise cost one regex call each, made from C."""
         if not self._shortcuts or "parse_line" in self.__dict__:  # tests compare readings
             return list(map(self.parse_line, lines))
+        if self._compiled is not None:
+            return self._compiled.parse_lines(lines)
         out: list = list(map(_BATCH.match, lines))
         parse = self.parse_line
         ips = self._ips

@@ -48,3 +48,6 @@ def summary() -> str:
     used = sorted(name for name, why in WHY_NOT.items() if not why)
     off = sorted(f"{name}: {why}" for name, why in WHY_NOT.items() if why)
     return "; ".join(([f"compiled: {', '.join(used)}"] if used else []) + off) or "no fast paths"
+
+
+fastparse = _load("_fastparse")  # Parser.parse_lines (ingest/parse.py)

@@ -13,28 +13,44 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
+import pytest
+
 from ingest.correlate import Correlator
 from ingest.generate import generate_lines
 from ingest.parse import Parser
 from ingest.pipeline import MAX_BAD_BYTES, fill_batch
 from ingest.sink import Batch
 from ingest.source import MAX_LINE, RawLine
+from ingest.speedups import summary
 from tests.hostile_log import write_hostile_log
 from tests.test_parse_hostile import HOSTILE_BITS, NOW, REAL, SAMPLES, SETTINGS, TZ, change
 
 
 def assert_same(lines: list[str], chunk: int = 97, **kw: object) -> None:
-    """Both readings of `lines`, fed in chunks of `chunk`, agree line by line and in state."""
-    one, batch = Parser(TZ, now=NOW, **kw), Parser(TZ, now=NOW, **kw)  # type: ignore[arg-type]
+    """The three readings of `lines` — parse_line, parse_lines in C (ingest/_fastparse.pyx)
+    and parse_lines' regex path — fed in chunks of `chunk`, agree line by line and in state."""
+    one = Parser(TZ, now=NOW, **kw)  # type: ignore[arg-type]
+    readers = [Parser(TZ, now=NOW, **kw), Parser(TZ, now=NOW, **kw)]  # type: ignore[arg-type]
+    assert readers[0]._compiled is not None, f"the compiled parser is not in use: {summary()}"
+    readers[1]._compiled = None
     for start in range(0, len(lines), chunk):
         part = lines[start : start + chunk]
         want = [one.parse_line(line) for line in part]
-        got = batch.parse_lines(part)
-        for line, a, b in zip(part, want, got, strict=True):
-            assert b == a, line
-            assert type(b) is type(a), line
-        assert batch.year_state == one.year_state
-        assert batch.dovecot24 == one.dovecot24
+        for batch in readers:
+            got = batch.parse_lines(part)
+            for line, a, b in zip(part, want, got, strict=True):
+                assert b == a, (line, batch._compiled)
+                assert type(b) is type(a), (line, batch._compiled)
+            assert batch.year_state == one.year_state
+            assert batch.dovecot24 == one.dovecot24
+
+
+def _parser(compiled: bool) -> Parser:
+    parser = Parser(TZ, now=NOW)
+    if not compiled:
+        parser._compiled = None
+    assert (parser._compiled is not None) == compiled, summary()
+    return parser
 
 
 # Lines at the edges of what parse_lines reads itself or turns away as noise.
@@ -97,6 +113,76 @@ EDGES = [
     "x",
     "Nov 27 06:14:15 ",
     "\x00Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4",
+    # where the compiled reading (ingest/_fastparse.pyx) stops reading and defers
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Logged in: user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, mpid=9",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Info: Info: Login: user=<a>, method=PLAIN, rip=192.0.2.1, "
+    "lip=1.2.3.4, mpid=9",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a>b>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, mpid=9",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=6.6.6.6, lip=1.2.3.4, mpid=9>, "
+    "method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, mpid=9",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a\rb>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, mpid=9",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<李>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, mpid=9, "
+    "TLS, session=<>",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, mpid=12345678"
+    "9, secured, session=<s>",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, mpid=1234567"
+    "890",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, mpid=12٣",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, mpid=1²",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, mpid=1, TLSx",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, mpid=1, "
+    "session=<a b>",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=" + "1" * 46 + ", lip=1.2.3.4, mpid=1",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a>, method=PL AIN, rip=192.0.2.1, lip=1.2.3.4, mpid=1",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Disconnected: Inactivity during authentication (auth failed, 1 "
+    "attempts in 2 secs): user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, TLS: Disconnected, session=<s>",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Disconnected: Too Many (auth failed, 1 attempts in 2 secs): user=<a>, "
+    "method=PLAIN, rip=192.0.2.1, lip=1.2.3.4",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Aborted login (auth failed, 1234567890 attempts in 2 secs): user=<a>, "
+    "method=PLAIN, rip=192.0.2.1, lip=1.2.3.4",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Disconnected: (no auth attempts in 0 secs): user=<>, rip=192.0.2.1",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Disconnected (no auth attempts in 0 secs): user=<> (auth failed, 1 x",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Disconnected (no auth attempts in 0 secs) (auth failed, 1): user=<>",
+    "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: Disconnected: Logged out (idle) in=1 out=2 deleted=0 expunged=0 "
+    "trashed=0 hdr_count=1 hdr_bytes=2 body_count=3 body_bytes=4",
+    "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: Disconnected: Connection closed (x(y)) in=1 out=2 deleted=0 "
+    "expunged=0 trashed=0",
+    "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: Disconnected: Logged out in=1 out=2 deleted=0 expunged=0 trashed=0 "
+    "hdr_count=1",
+    "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: Disconnected: Logged out in=1 out=2 deleted=1234567890 expunged=0 "
+    "trashed=0",
+    "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: Disconnected: Logged out in=1 out=2 deleted=0 expunged=0 trashed=0 ",
+    "Nov 27 06:14:15 mx1 dovecot: pop3(u)<12><s>: Disconnected: Logged out top=1/2, retr=3/4, del=9/9, size=" + "9" * 19,
+    "Nov 27 06:14:15 mx1 dovecot: imap(u(v)<12><s>: expunge: box=INBOX, uid=3, msgid=<m>, size=5",
+    "Nov 27 06:14:15 mx1 dovecot: imap(u)<1234567890><s>: expunge: box=INBOX, uid=3, msgid=<m>, size=5",
+    "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: expunge: box=" + "b" * 64 + ", uid=3, msgid=" + "m" * 80,
+    "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: expunge: box=" + "b" * 65 + ", uid=3, msgid=<m>",
+    "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: expunge: box=INBOX, uid=3, msgid=" + "m" * 81,
+    "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: delete: box=收件匣, uid=3, msgid=<m@x>, size=error, vsize=9, "
+    "from=a <b@c>, subject=hi (there), flags=(\\Deleted \\Seen)",
+    "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: undelete: box=A, uid=3, msgid=, vsize=error, flags=()",
+    "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: delete: box=A, uid=3, msgid=<m>, flags=(a(b))",
+    "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: delete: box=A, uid=3, msgid=<m>, subject=x, from=y",
+    "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: delete: box=A, uid=3, msgid=<m>, size=12x",
+    "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: copy from Sent:x: box=B, uid=3, msgid=<m>",
+    "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: copy from : box=B, uid=3, msgid=<m>",
+    "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: save: box=B, uid=3, msgid=<m>",
+    "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: ID sent: name=a\rb",
+    "Nov 27 06:14:15 mx1 dovecot: lmtp(u)x)<1><s>: msgid=<m>: saved mail to INBOX",
+    "Nov 27 06:14:15 mx1 dovecot: lmtp(u)<1>: msgid=<m>: saved mail to INBOX",
+    "Nov 27 06:14:15 mx1 dovecot: lmtp(u)<1><s>: msgid =<m>",
+    "Nov 27 06:14:15 mx1 dovecot: lmtp(u)<1><s>: Error: msgid=<m>: failed",
+    "2026-11-27T06:14:15.1234567890Z mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, "
+    "lip=1.2.3.4, mpid=2",
+    "2026-11-27T06:14:15.Z mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, mpid=2",
+    "2026-11-27T06:14:15+0800 mx1 dovecot: imap(u)<12><s>: expunge: box=INBOX, uid=3, msgid=<m>",
+    "2026-11-27T06:14:15+08 mx1 dovecot: imap(u)<12><s>: expunge: box=INBOX, uid=3, msgid=<m>",
+    "2026-11-27T06:14:15 mx1 dovecot: imap(u)<12><s>: expunge: box=INBOX, uid=3, msgid=<m>",
+    "2026-13-45T06:14:15Z mx1 dovecot: imap(u)<12><s>: expunge: box=INBOX, uid=3, msgid=<m>",
+    "Nov 27 06:14:15 mx1 dovecot: submission-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, mpid=9",
+    "Nov 27 06:14:15 mx1 dovecot: managesieve-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, "
+    "mpid=9",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, mpid=9\x00",
 ]
 # IMAP ID lines (before login: imap-login with its elements; after login: the imap process):
 # the stock ones parse_lines reads itself, and the ones it must leave to parse_line.
@@ -172,12 +258,13 @@ def test_imap_id_lines_read_the_same() -> None:
         assert_same([line, line], chunk=2)
 
 
-def test_the_stock_id_lines_take_the_batch_path(monkeypatch) -> None:
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "regex"])
+def test_the_stock_id_lines_take_the_batch_path(monkeypatch, compiled: bool) -> None:
     """parse_lines reads the stock ID lines itself: parse_line's general path is never asked
     (a fast path that fell back to it on every line would still answer the same)."""
     asked: list[str] = []
     monkeypatch.setattr(Parser, "_message", lambda self, msg, host: asked.append(msg))
-    got = Parser(TZ, now=NOW).parse_lines(IDS[:9] + REAL_IDS[:2])
+    got = _parser(compiled).parse_lines(IDS[:9] + REAL_IDS[:2])
     assert asked == []
     assert [e.kind for e in got] == ["client_id"] * 11
     assert got[0][-4:] == ("Thunderbird", "115.3.1", None, None) and got[0].ip == "192.0.2.1"
@@ -189,7 +276,8 @@ def test_the_stock_id_lines_take_the_batch_path(monkeypatch) -> None:
     assert (got[4].session, got[4].pid, got[4].ip, got[2].session) == ("s+/1", 12, None, None)
 
 
-def test_the_generated_mix_takes_the_batch_path_but_for_a_few_lines(monkeypatch) -> None:
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "regex"])
+def test_the_generated_mix_takes_the_batch_path_but_for_a_few_lines(monkeypatch, compiled: bool) -> None:
     """Of a generated day (stock Dovecot 2.3, ID lines in both shapes), parse_line's general
     path reads only the lines parse_lines has no branch for: no ID line and under 1.5 %."""
     asked: list[str] = []
@@ -200,7 +288,7 @@ def test_the_generated_mix_takes_the_batch_path_but_for_a_few_lines(monkeypatch)
     for style in ("rfc3164", "rfc3339"):
         asked.clear()
         lines = list(generate_lines(20_000, days=1, end=NOW, tz=TZ, seed=5, style=style))
-        got = Parser(TZ, now=NOW).parse_lines(lines)
+        got = _parser(compiled).parse_lines(lines)
         assert sum(1 for e in got if e is not None and e.kind == "client_id") > 500
         assert not [msg for msg in asked if " ID sent: " in msg]
         assert len(asked) < 0.015 * len(lines), asked[:20]
