@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-import pytest
 
 from ingest.correlate import Correlator
 from ingest.generate import generate_lines
@@ -132,7 +131,9 @@ EDGES = [
     "Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, mpid=1, TLSx",
     "Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, mpid=1, "
     "session=<a b>",
-    "Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip=" + "1" * 46 + ", lip=1.2.3.4, mpid=1",
+    "Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a>, method=PLAIN, rip="
+    + "1" * 46
+    + ", lip=1.2.3.4, mpid=1",
     "Nov 27 06:14:15 mx1 dovecot: imap-login: Login: user=<a>, method=PL AIN, rip=192.0.2.1, lip=1.2.3.4, mpid=1",
     "Nov 27 06:14:15 mx1 dovecot: imap-login: Disconnected: Inactivity during authentication (auth failed, 1 "
     "attempts in 2 secs): user=<a>, method=PLAIN, rip=192.0.2.1, lip=1.2.3.4, TLS: Disconnected, session=<s>",
@@ -152,7 +153,8 @@ EDGES = [
     "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: Disconnected: Logged out in=1 out=2 deleted=1234567890 expunged=0 "
     "trashed=0",
     "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: Disconnected: Logged out in=1 out=2 deleted=0 expunged=0 trashed=0 ",
-    "Nov 27 06:14:15 mx1 dovecot: pop3(u)<12><s>: Disconnected: Logged out top=1/2, retr=3/4, del=9/9, size=" + "9" * 19,
+    "Nov 27 06:14:15 mx1 dovecot: pop3(u)<12><s>: Disconnected: Logged out top=1/2, retr=3/4, del=9/9, size="
+    + "9" * 19,
     "Nov 27 06:14:15 mx1 dovecot: imap(u(v)<12><s>: expunge: box=INBOX, uid=3, msgid=<m>, size=5",
     "Nov 27 06:14:15 mx1 dovecot: imap(u)<1234567890><s>: expunge: box=INBOX, uid=3, msgid=<m>, size=5",
     "Nov 27 06:14:15 mx1 dovecot: imap(u)<12><s>: expunge: box=" + "b" * 64 + ", uid=3, msgid=" + "m" * 80,
