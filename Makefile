@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml setup.py $(wildcard ingest/_*.pyx)
 system-deps:
 	scripts/install-system-deps
 
-test: setup system-deps
+test: system-deps setup  # the compiler first: setup builds the compiled fast paths with it
 	$(BIN)/pytest
 
 lint: setup

@@ -18,6 +18,7 @@ All reads are bounds-checked against the line's length (`_at` gives NOCHAR past 
 a hostile line can make this code defer, never read outside the string.
 """
 
+from cpython.ref cimport Py_DECREF, Py_INCREF, Py_XDECREF, PyObject
 from cpython.unicode cimport (
     Py_UNICODE_ISDIGIT,
     PyUnicode_DATA,
@@ -29,9 +30,15 @@ from cpython.unicode cimport (
 
 ctypedef unsigned int uchar  # a code point, compared as a C integer
 
+cdef extern from "Python.h":
+    ctypedef struct PyTypeObject:
+        pass
+    PyObject *PyType_GenericAlloc(PyTypeObject *t, Py_ssize_t n) except NULL
+    void _SET "PyTuple_SET_ITEM"(PyObject *p, Py_ssize_t i, PyObject *o)
+    PyObject *_GET "PyTuple_GET_ITEM"(PyObject *p, Py_ssize_t i)
+
 from ingest.event import AUTH_FAIL, CLIENT_ID, COPY, FLAG_DELETE, LOGIN, LOGOUT, MESSAGE_DELETE, UNDELETE, Event
 
-cdef object _new = tuple.__new__
 cdef object _Event = Event
 cdef str _LOGIN = LOGIN
 cdef str _LOGOUT = LOGOUT
@@ -52,6 +59,56 @@ cdef str _SUBMISSION = "submission"
 cdef str _SIEVE = "sieve"
 
 cdef object DEFER = object()  # "not mine": parse_line reads the line
+cdef Py_ssize_t _FIELDS = len(Event._fields)
+assert _FIELDS == 26
+
+
+cdef object _blank():
+    """A new Event of all None, made as tuple.__new__(Event, …) makes one (tp_alloc, then the
+    items), without the tuple of items that call would copy."""
+    cdef PyObject *ev = PyType_GenericAlloc(<PyTypeObject *>_Event, _FIELDS)
+    cdef Py_ssize_t i
+    for i in range(_FIELDS):
+        Py_INCREF(None)
+        _SET(ev, i, <PyObject *>None)
+    result = <object>ev  # a new reference…
+    Py_DECREF(result)  # …of the one PyType_GenericAlloc gave: result holds it
+    return result
+
+
+cdef inline void _put(object ev, Py_ssize_t i, object value):
+    """Item i of a new Event from _blank (not yet seen by anyone else) becomes value."""
+    cdef PyObject *old = _GET(<PyObject *>ev, i)
+    Py_INCREF(value)
+    _SET(<PyObject *>ev, i, <PyObject *>value)
+    Py_XDECREF(old)
+
+
+cdef object _head(object ts, object host, str proto, str kind, object account, object ip, object session,
+                  object pid):
+    """A new Event with its first eight fields (the rest None)."""
+    ev = _blank()
+    _put(ev, 0, ts)
+    _put(ev, 1, host)
+    _put(ev, 2, proto)
+    _put(ev, 3, kind)
+    _put(ev, 4, account)
+    if ip is not None:
+        _put(ev, 5, ip)
+    if session is not None:
+        _put(ev, 6, session)
+    if pid is not None:
+        _put(ev, 7, pid)
+    return ev
+
+
+cdef object _with_tail(object ev, tuple tail):
+    """ev with the fields after pid from tail (an ID's: 14 None and the 4 client fields)."""
+    cdef Py_ssize_t i
+    for i in range(len(tail)):
+        if tail[i] is not None:
+            _put(ev, 8 + i, tail[i])
+    return ev
 
 cdef uchar NOCHAR = 0x110000  # past the end of the line: no character is this
 
@@ -157,6 +214,7 @@ cdef class FastParser:
     cdef object iso
     cdef dict texts
     cdef object id_tail
+    cdef str last_stamp  # the syslog stamp of the last event: its hash is computed once
 
     def __init__(self, parser):
         self.parser = parser
@@ -169,6 +227,7 @@ cdef class FastParser:
         self.iso = self.clock.iso
         self.texts = parser._client_texts
         self.id_tail = parser._id_tail
+        self.last_stamp = None
 
     def parse_lines(self, list lines):
         """parse_line on each line, in order: the same answers, the same state after."""
@@ -269,11 +328,24 @@ cdef class FastParser:
                 return None if _lmtp_noise(&L, at + 5) else DEFER
         return DEFER
 
-    cdef object _when(self, str line, bint syslog, Py_ssize_t host_at):
+    cdef object _when(self, str line, Line *L, bint syslog, Py_ssize_t host_at):
         """The event time, as parse_lines reads it: the clock's cache, else the clock."""
         cdef object stamp, hit
+        cdef Line last
+        cdef Py_ssize_t k
         if syslog:
-            stamp = PyUnicode_Substring(line, 0, 15)
+            stamp = self.last_stamp
+            if stamp is not None:  # the same second as the last event: the same text
+                last.kind = PyUnicode_KIND(stamp)
+                last.data = PyUnicode_DATA(stamp)
+                last.n = 15
+                for k in range(15):
+                    if _at(&last, k) != _at(L, k):
+                        stamp = None
+                        break
+            if stamp is None:
+                stamp = PyUnicode_Substring(line, 0, 15)
+                self.last_stamp = stamp
             hit = self.cache.get(stamp)
             if hit is not None and hit[0] == self.clock.month:
                 return hit[1]
@@ -417,18 +489,17 @@ cdef class FastParser:
             return DEFER
         if not failed and _find_lit(L, u0, "(auth failed, ") >= 0:
             return DEFER  # (cannot be: the user holds no `(`; kept as parse_lines has it)
-        ts = self._when(line, syslog, host_at)
+        ts = self._when(line, L, syslog, host_at)
         if ts is None:
             return DEFER
         host = PyUnicode_Substring(line, host_at, host_end)
         session = PyUnicode_Substring(line, s0, s1) if s1 > s0 else None
         if not failed:
-            return _new(_Event, (ts, host, proto, _LOGIN, user, rip, session, _number(L, m0, m1),
-                                 None, None, None, None, None, None, None, None, None, None, None,
-                                 None, None, None, None, None, None, None))
-        return _new(_Event, (ts, host, proto, _AUTH_FAIL, user, rip, session, None,
-                             None, None, None, None, None, None, None, None, None, None, None,
-                             None, _number(L, a0, a1), _AUTH_FAILED, None, None, None, None))
+            return _head(ts, host, proto, _LOGIN, user, rip, session, _number(L, m0, m1))
+        ev = _head(ts, host, proto, _AUTH_FAIL, user, rip, session, None)
+        _put(ev, 20, _number(L, a0, a1))
+        _put(ev, 21, _AUTH_FAILED)
+        return ev
 
     cdef object _id_login(self, str line, Line *L, Py_ssize_t p, str proto, bint syslog,
                           Py_ssize_t host_at, Py_ssize_t host_end):
@@ -471,12 +542,12 @@ cdef class FastParser:
         tail = self.texts.get(text) or self.id_tail(text)
         if tail is None:
             return DEFER
-        ts = self._when(line, syslog, host_at)
+        ts = self._when(line, L, syslog, host_at)
         if ts is None:
             return DEFER
         host = PyUnicode_Substring(line, host_at, host_end)
         session = PyUnicode_Substring(line, s0, s1) if s1 > s0 else None
-        return _new(_Event, (ts, host, proto, _CLIENT_ID, _EMPTY, rip, session, None) + tail)
+        return _with_tail(_head(ts, host, proto, _CLIENT_ID, _EMPTY, rip, session, None), tail)
 
     # ------------------------------------------------------------------ mail process
     cdef object _mail(self, str line, Line *L, Py_ssize_t p, str proto, bint syslog,
@@ -527,13 +598,13 @@ cdef class FastParser:
             tail = self.texts.get(text) or self.id_tail(text)
             if tail is None:
                 return DEFER
-            ts = self._when(line, syslog, host_at)
+            ts = self._when(line, L, syslog, host_at)
             if ts is None:
                 return DEFER
-            return _new(_Event, (ts, PyUnicode_Substring(line, host_at, host_end), proto, _CLIENT_ID,
-                                 PyUnicode_Substring(line, u0, u1), None,
-                                 PyUnicode_Substring(line, s0, s1) if s1 > s0 else None,
-                                 _number(L, d0, d1)) + tail)
+            ev = _head(ts, PyUnicode_Substring(line, host_at, host_end), proto, _CLIENT_ID,
+                       PyUnicode_Substring(line, u0, u1), None,
+                       PyUnicode_Substring(line, s0, s1) if s1 > s0 else None, _number(L, d0, d1))
+            return _with_tail(ev, tail)
         return self._mail_log(line, L, q, proto, syslog, host_at, host_end, u0, u1, d0, d1, s0, s1)
 
     cdef object _logout(self, str line, Line *L, Py_ssize_t q, str proto, bint syslog,
@@ -614,16 +685,19 @@ cdef class FastParser:
                         return DEFER
                 if q != L.n:
                     return DEFER
-            ts = self._when(line, syslog, host_at)
+            ts = self._when(line, L, syslog, host_at)
             if ts is None:
                 return DEFER
-            return _new(_Event, (ts, PyUnicode_Substring(line, host_at, host_end), proto, _LOGOUT,
-                                 PyUnicode_Substring(line, u0, u1), None,
-                                 PyUnicode_Substring(line, s0, s1) if s1 > s0 else None,
-                                 _number(L, d0, d1), _number(L, e0, e1), None, None, None,
-                                 _number(L, x0, x1), _number(L, z0, z1), _number(L, n0, n1),
-                                 _number(L, o0, o1), None, None, None, None, None, reason,
-                                 None, None, None, None))
+            ev = _head(ts, PyUnicode_Substring(line, host_at, host_end), proto, _LOGOUT,
+                       PyUnicode_Substring(line, u0, u1), None,
+                       PyUnicode_Substring(line, s0, s1) if s1 > s0 else None, _number(L, d0, d1))
+            _put(ev, 8, _number(L, e0, e1))  # deleted
+            _put(ev, 12, _number(L, x0, x1))  # expunged
+            _put(ev, 13, _number(L, z0, z1))  # trashed
+            _put(ev, 14, _number(L, n0, n1))  # bytes_in
+            _put(ev, 15, _number(L, o0, o1))  # bytes_out
+            _put(ev, 21, reason)
+            return ev
         # top=\d{1,18}/\d{1,18}, retr=\d{1,18}/\d{1,18}, del=(\d{1,9})/(\d{1,18}), size=(\d{1,18})
         q = _lit(L, q, "top=")
         if q < 0:
@@ -661,7 +735,7 @@ cdef class FastParser:
         z1 = _digits(L, q, 18)
         if z1 < 0 or z1 != L.n:
             return DEFER
-        ts = self._when(line, syslog, host_at)
+        ts = self._when(line, L, syslog, host_at)
         if ts is None:
             return DEFER
         deleted = _number(L, e0, e1)
@@ -670,12 +744,17 @@ cdef class FastParser:
             messages, deleted_bytes = None, second
         else:
             messages, deleted_bytes = second, None
-        return _new(_Event, (ts, PyUnicode_Substring(line, host_at, host_end), proto, _LOGOUT,
-                             PyUnicode_Substring(line, u0, u1), None,
-                             PyUnicode_Substring(line, s0, s1) if s1 > s0 else None,
-                             _number(L, d0, d1), deleted, messages, _number(L, z0, z1), deleted_bytes,
-                             None, None, None, None, None, None, None, None, None, reason,
-                             None, None, None, None))
+        ev = _head(ts, PyUnicode_Substring(line, host_at, host_end), proto, _LOGOUT,
+                   PyUnicode_Substring(line, u0, u1), None,
+                   PyUnicode_Substring(line, s0, s1) if s1 > s0 else None, _number(L, d0, d1))
+        _put(ev, 8, deleted)
+        if messages is not None:
+            _put(ev, 9, messages)
+        _put(ev, 10, _number(L, z0, z1))  # size
+        if deleted_bytes is not None:
+            _put(ev, 11, deleted_bytes)
+        _put(ev, 21, reason)
+        return ev
 
     cdef object _mail_log(self, str line, Line *L, Py_ssize_t q, str proto, bint syslog,
                           Py_ssize_t host_at, Py_ssize_t host_end, Py_ssize_t u0, Py_ssize_t u1,
@@ -771,7 +850,7 @@ cdef class FastParser:
             q = t + 1
         if q != L.n:
             return DEFER
-        ts = self._when(line, syslog, host_at)
+        ts = self._when(line, L, syslog, host_at)
         if ts is None:
             return DEFER
         if z0 >= 0 and _digit(_at(L, z0)):
@@ -783,12 +862,17 @@ cdef class FastParser:
             mailbox, mailbox_to = PyUnicode_Substring(line, c0, c1), box
         else:
             mailbox, mailbox_to = box, None
-        return _new(_Event, (ts, PyUnicode_Substring(line, host_at, host_end), proto, kind,
-                             PyUnicode_Substring(line, u0, u1), None,
-                             PyUnicode_Substring(line, s0, s1) if s1 > s0 else None,
-                             _number(L, d0, d1), None, None, size, None, None, None, None, None,
-                             mailbox, mailbox_to, PyUnicode_Substring(line, g0, g1),
-                             _number(L, i0, i1), None, None, None, None, None, None))
+        ev = _head(ts, PyUnicode_Substring(line, host_at, host_end), proto, kind,
+                   PyUnicode_Substring(line, u0, u1), None,
+                   PyUnicode_Substring(line, s0, s1) if s1 > s0 else None, _number(L, d0, d1))
+        if size is not None:
+            _put(ev, 10, size)
+        _put(ev, 16, mailbox)
+        if mailbox_to is not None:
+            _put(ev, 17, mailbox_to)
+        _put(ev, 18, PyUnicode_Substring(line, g0, g1))  # message_id
+        _put(ev, 19, _number(L, i0, i1))  # uid
+        return ev
 
 
 cdef Py_ssize_t _iso_end(Line *L) noexcept:

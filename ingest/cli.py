@@ -9,10 +9,36 @@ from collections.abc import Sequence
 from mailtrail.env import ConfigError
 
 
+class _Version(argparse.Action):
+    """--version: the package's version and the fast paths in use (ingest.speedups), read
+    only when asked (a bad MAILTRAIL_PURE_PYTHON is a configuration error, as elsewhere)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # noqa: ANN001
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            import ingest.parse  # noqa: F401 — loads the fast paths the parser uses
+            from ingest import speedups
+        except ConfigError as exc:
+            parser.exit(2, f"ingest: configuration error: {exc}\n")
+        try:
+            number = version("mailtrail")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            number = "(not installed)"
+        print(f"mailtrail {number}; {speedups.summary()}")
+        parser.exit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python -m ingest",
         description="Read Dovecot logs into mailtrail's PostgreSQL event tables.",
+    )
+    ap.add_argument(
+        "--version",
+        action=_Version,
+        nargs=0,
+        help="print the version and which compiled fast paths are in use, and exit",
     )
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -24,16 +24,16 @@ PURE_PYTHON = env_bool("MAILTRAIL_PURE_PYTHON", False)
 WHY_NOT: dict[str, str] = {}
 
 
-def _load(name: str) -> ModuleType | None:
+def _load(name: str, package: str = "ingest") -> ModuleType | None:
     if PURE_PYTHON:
         WHY_NOT[name] = "MAILTRAIL_PURE_PYTHON is set"
         return None
     try:
-        module = importlib.import_module(f"ingest.{name}")
+        module = importlib.import_module(f"{package}.{name}")
     except ImportError as exc:
         WHY_NOT[name] = f"not built ({exc})"
         return None
-    source = Path(__file__).with_name(f"{name}.pyx")
+    source = Path(module.__file__ or "").with_name(f"{name}.pyx")
     built = Path(module.__file__ or "")
     if source.exists() and built.exists() and source.stat().st_mtime > built.stat().st_mtime:
         WHY_NOT[name] = f"{built.name} is older than {source.name}: run `make setup`"
