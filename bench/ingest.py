@@ -1,6 +1,6 @@
 """End-to-end ingest benchmark: a bare COPY of parsed events (a) against the full backfill (b).
 
-Usage: .venv/bin/python bench/ingest.py [--lines 2000000] [--keep] [--database-url URL]
+Usage: .venv/bin/python bench/ingest.py [--lines 2000000] [--pure-python] [--keep] [--database-url URL]
 
 Generates a realistic log (ingest.generate), parses it once in memory outside any timing,
 times (a) one COPY of those events into the indexed, partitioned event table, empties the
@@ -9,8 +9,11 @@ reads that child's peak RSS from wait4(). Goals on the 2-core machine: >= 250,00
 end to end, b/a <= 1.3, peak RSS <= 100 MB, in a quiet run: a 1-minute load average below 1
 as the run starts (the run itself then adds about 2). The last line is machine-readable:
 `lines=… events=… copy_s=… backfill_s=… lines_per_s=… events_per_s=… ratio_b_a=… peak_rss_mb=…
-ingest_cpu_us_per_line=… ingest_cpu_us_per_event=… load_avg=… load_avg_end=…` (CPU of the backfill
-process; the 1-minute load average as the run starts, and the highest seen in (a) and (b)).
+ingest_cpu_us_per_line=… ingest_cpu_us_per_event=… load_avg=… load_avg_end=… fast_paths=…` (CPU of the
+backfill process; the 1-minute load average as the run starts, and the highest seen in (a) and (b);
+the compiled fast paths the backfill used, as `python -m ingest --version` says). With
+--pure-python, (b) runs again with MAILTRAIL_PURE_PYTHON=yes, and `pure_backfill_s=…
+pure_cpu_s=… pure_speedup=…` compare the two in the same run.
 """
 
 from __future__ import annotations
@@ -140,12 +143,25 @@ finally:
 """
 
 
-def run_backfill(url: str, log: Path) -> tuple[float, float, float, str, float]:
+def fast_paths(pure: bool = False) -> str:
+    """What `python -m ingest --version` says of the compiled fast paths, without spaces."""
+    env = {**os.environ, "MAILTRAIL_PURE_PYTHON": "yes" if pure else "no"}
+    out = subprocess.run(
+        [sys.executable, "-m", "ingest", "--version"],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return out.partition("; ")[2].strip().replace(" ", "") or "?"
+
+
+def run_backfill(url: str, log: Path, pure: bool = False) -> tuple[float, float, float, str, float]:
     """(b): the real CLI in a child process: seconds, its CPU seconds, its peak RSS in MB,
     stderr, and the highest 1-minute load average seen while it ran."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CHECKPOINT")
-    env = {**os.environ, "DATABASE_URL": url}
+    env = {**os.environ, "DATABASE_URL": url, "MAILTRAIL_PURE_PYTHON": "yes" if pure else "no"}
     with tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         child = subprocess.Popen(
@@ -233,6 +249,11 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--skip-copy", action="store_true", help="only (b): no bare COPY, no ratio")
     ap.add_argument("--keep", action="store_true", help="keep the log, the database and its data")
+    ap.add_argument(
+        "--pure-python",
+        action="store_true",
+        help="run (b) again without the compiled fast paths (MAILTRAIL_PURE_PYTHON=yes) and compare",
+    )
     add_database_url(ap)
     args = ap.parse_args()
 
@@ -310,6 +331,28 @@ def bench(args: argparse.Namespace, url: str, work: Path, pgdata: Path | None) -
     say(f"    ingest CPU: {us_per_line:.2f} µs a line, {us_per_event:.2f} µs an event")
     if loaded != events:
         say(f"WARNING: the backfill stored {loaded:,} events, the in-memory parse found {events:,}")
+    paths = fast_paths()
+    say(f"    fast paths: {paths}")
+    pure = ""
+    if args.pure_python:
+        engine = sa.create_engine(sqlalchemy_url(url), poolclass=sa.pool.NullPool)
+        with engine.begin() as conn:
+            conn.execute(sa.text("TRUNCATE event, source, bad_line RESTART IDENTITY CASCADE"))
+        pure_s, pure_cpu, pure_rss, _, load_p = run_backfill(url, log, pure=True)
+        load = max(load, load_p)
+        with engine.begin() as conn:
+            pure_loaded = conn.execute(sa.text("SELECT count(*) FROM event")).scalar_one()
+        engine.dispose()
+        say(
+            f"(b, pure Python) backfill: {pure_loaded:,} events in {pure_s:.2f}s ({lines / pure_s:,.0f} lines/s), "
+            f"ingest process CPU {pure_cpu:.2f} s, peak RSS {pure_rss:.0f} MB: the fast paths make (b) "
+            f"{pure_s / backfill_s:.2f}x as fast; pure Python used {pure_cpu / backfill_cpu_s:.2f}x their CPU"
+        )
+        if pure_loaded != loaded:
+            say(f"WARNING: pure Python stored {pure_loaded:,} events, the fast paths {loaded:,}")
+        pure = (
+            f" pure_backfill_s={pure_s:.2f} pure_cpu_s={pure_cpu:.2f} pure_speedup={pure_s / backfill_s:.2f}"
+        )
     goals = (
         (f"lines/s >= {GOAL_LINES_PER_S:,}", lines_per_s >= GOAL_LINES_PER_S),
         (f"b/a <= {GOAL_RATIO}", ratio <= GOAL_RATIO),
@@ -325,7 +368,8 @@ def bench(args: argparse.Namespace, url: str, work: Path, pgdata: Path | None) -
         f"lines={lines} events={loaded} parse_s={parse_s:.2f} copy_s={copy_s:.2f} "
         f"backfill_s={backfill_s:.2f} backfill_cpu_s={backfill_cpu_s:.2f} lines_per_s={lines_per_s:.0f} events_per_s={events_per_s:.0f} "
         f"ratio_b_a={ratio:.2f} peak_rss_mb={rss_mb:.1f} "
-        f"ingest_cpu_us_per_line={us_per_line:.2f} ingest_cpu_us_per_event={us_per_event:.2f} load_avg={load_start:.2f} load_avg_end={load:.2f}"
+        f"ingest_cpu_us_per_line={us_per_line:.2f} ingest_cpu_us_per_event={us_per_event:.2f} load_avg={load_start:.2f} load_avg_end={load:.2f} "
+        f"fast_paths={paths}{pure}"
     )
     return 0
 
