@@ -53,7 +53,10 @@ _RULES = (
     ("sink: orphans", ("load_orphans", "adopt_orphans", "_merge_orphans", "_remember_orphans")),
     ("sink: partitions", ("_ensure_months",)),
     ("commit + UPDATE source", (_WRITER,)),
-    ("read/split (read_lines)", ("_read_by_block", "_read_by_line", "read_lines")),
+    (
+        "read/split (read_lines)",
+        ("_read_by_block", "LineReader.", "_split_block", "_read_by_line", "read_lines"),
+    ),
     ("parse: login shortcut", ("_login_shortcut",)),
     ("parse: mail-process shortcut (logout, mail_log)", ("_mail_shortcut",)),
     (

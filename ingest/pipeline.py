@@ -204,7 +204,12 @@ def fill_batch(
 def _take(lines: Iterator[RawLine], want: int, held: int) -> tuple[list[RawLine], bool]:
     """Up to `want` lines, and whether `lines` ran out. No more than bad lines can use: the
     lines before the last one hold at most what MAX_BAD_BYTES leaves, so a batch still ends
-    at the very line whose bytes pass it, and no line after it is read or parsed."""
+    at the very line whose bytes pass it, and no line after it is read or parsed.
+
+    A LineReader (plain files) does the same in one call, from the lists it splits blocks into."""
+    take = getattr(lines, "take", None)
+    if take is not None:
+        return take(want, MAX_BAD_BYTES - held)
     chunk: list[RawLine] = []
     size = 0  # bytes of the lines taken
     while len(chunk) < want:

@@ -10,9 +10,14 @@ import lzma
 import os
 import stat
 import zlib
-from collections.abc import Iterator
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import accumulate
+from operator import itemgetter
 from typing import BinaryIO, NamedTuple
+
+from ingest.speedups import fastread
 
 # A file is known by a hash of its first line (up to FINGERPRINT_BYTES), not by name or
 # inode: logrotate renames files and inodes are reused, but a log's first line (time, host,
@@ -217,79 +222,208 @@ def read_lines(
     heads: dict[bytes, int] | None = None,
     ignore_at: int = -1,
 ) -> Iterator[RawLine]:
-    """Yield the complete lines of `fh` from byte `start` (of the decompressed stream).
+    """The complete lines of `fh` from byte `start` (of the decompressed stream), read lazily.
 
     An unterminated last line is left unread (its writer may still be writing it) unless
     `final` is set, as for a compressed file, which can never grow. `result` tells where
-    reading stopped. Memory stays bounded by BLOCK + MAX_LINE whatever the file holds.
+    reading stopped once the lines ran out. Memory stays bounded by BLOCK + MAX_LINE (and a
+    block's lines) whatever the file holds.
 
     `heads` maps known sources' first lines (without the newline) to their ids: reading
     stops before such a line anywhere but at byte 0 and at `ignore_at`, and
     `result.boundary` says where and which (a copy of that source starts there).
+
+    A plain file gives a LineReader, which also hands out lists of lines (`take`); a
+    compressed one a generator of its lines. Both are iterators with close().
     """
-    _seek(fh, start)
-    result.offset = start
     heads = heads or _NO_HEADS
-    try:
-        if is_compressed(fh):
-            # line by line: a reader that stops mid-block would make the next seek rewind
-            # and decompress the whole stream again
-            yield from _read_by_line(fh, start, result, final, heads, ignore_at)
-        else:
-            yield from _read_by_block(fh, start, result, final, heads, ignore_at)
-    except (EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError, OSError) as exc:
-        result.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if is_compressed(fh):
+        return _read_compressed(fh, start, result, final, heads, ignore_at)
+    return LineReader(fh, start, result, final, heads, ignore_at)
 
 
 BLOCK = 1024 * 1024
 _NO_HEADS: dict[bytes, int] = {}
+_READ_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError, OSError)
+_DATA = itemgetter(1)
+
+
+def _read_error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _read_compressed(
+    fh: BinaryIO, start: int, result: ReadResult, final: bool, heads: dict, ignore_at: int
+) -> Iterator[RawLine]:
+    # line by line: a reader that stops mid-block would make the next seek rewind and
+    # decompress the whole stream again
+    _seek(fh, start)
+    result.offset = start
+    try:
+        yield from _read_by_line(fh, start, result, final, heads, ignore_at)
+    except _READ_ERRORS as exc:
+        result.error = _read_error(exc)
+
+
+class LineReader:
+    """The lines of a plain file, split a 1 MiB block at a time (five times cheaper a line
+    than readline): an iterator of RawLines, and `take` for a list of them at once.
+
+    A block is split in one call (split_block: ingest/_fastread.pyx when built, else
+    _split_block), and its lines are handed out from a list: per line there is neither a
+    generator step nor, compiled, a Python loop. Reading stays lazy: the next block is read,
+    and `result` is told why reading stopped (a boundary, an unterminated tail, a read
+    error), only when every line before it has been handed out.
+    """
+
+    def __init__(
+        self,
+        fh: BinaryIO,
+        start: int,
+        result: ReadResult,
+        final: bool = False,
+        heads: dict | None = None,
+        ignore_at: int = -1,
+        *,
+        split: Callable | None = None,  # the block splitter (default: the compiled one if built)
+    ) -> None:
+        self._fh, self._start, self._result = fh, start, result
+        self._final, self._heads, self._ignore_at = final, heads or _NO_HEADS, ignore_at
+        self._offset = start  # where the first line of the next block starts
+        self._carry = b""  # the unterminated end of the last block (at most MAX_LINE bytes)
+        self._skipped = 0  # bytes of an overlong line beyond the carry, dropped as they were read
+        self._lines: list[RawLine] = []  # the split block's lines; those from _at on are not handed out
+        self._at = 0
+        self._boundary: tuple[int, int] | None = None  # where the split block stopped, before a head
+        self._state = _UNREAD
+        self._split = split or (fastread.split_block if fastread is not None else _split_block)
+
+    def __iter__(self) -> LineReader:
+        return self
+
+    def __next__(self) -> RawLine:
+        if self._at >= len(self._lines) and not self._refill():
+            raise StopIteration
+        line = self._lines[self._at]
+        self._at += 1
+        self._result.offset = line[2]
+        return line
+
+    def take(self, want: int, budget: int) -> tuple[list[RawLine], bool]:
+        """Up to `want` lines, and whether the lines ran out. The lines' bytes pass `budget`
+        only with the last line handed out: the list ends at the line that passes it (how
+        fill_batch bounds the memory of bad lines; pipeline._take says the same of any
+        iterator)."""
+        out: list[RawLine] = []
+        while len(out) < want:
+            at = self._at
+            if at >= len(self._lines):
+                if not self._refill():
+                    return out, True
+                continue
+            piece = self._lines[at : at + want - len(out)]
+            # the lines are contiguous: their bytes are at most the span from the first's
+            # start to the last's end, so only a span past the budget needs counting
+            if piece[-1][2] - (out or piece)[0][0] > budget:
+                used = sum(map(len, map(_DATA, out)))
+                within = bisect_right(list(accumulate(map(len, map(_DATA, piece)), initial=used)), budget)
+                if within <= len(piece):
+                    piece = piece[:within]  # the first line past the budget is the last one
+                    out += piece
+                    self._at = at + len(piece)
+                    self._result.offset = piece[-1][2]
+                    return out, False
+            out += piece
+            self._at = at + len(piece)
+            self._result.offset = piece[-1][2]
+        return out, False
+
+    def close(self) -> None:
+        self._state = _DONE
+        self._lines, self._at = [], 0
+
+    def _refill(self) -> bool:
+        """Split blocks until one gives lines; False when none is left (`result` says why)."""
+        result = self._result
+        self._lines, self._at = [], 0
+        while not self._lines:
+            if self._state is _DONE:
+                return False
+            if self._boundary is not None:
+                result.boundary = self._boundary
+                self._state = _DONE
+                return False
+            if self._state is _UNREAD:
+                _seek(self._fh, self._start)
+                result.offset = self._start
+                self._state = _READING
+            try:
+                chunk = self._fh.read(BLOCK)
+            except _READ_ERRORS as exc:
+                result.error = _read_error(exc)
+                self._state = _DONE
+                return False
+            if not chunk:
+                self._state = _DONE
+                self._tail()
+                return bool(self._lines)
+            if self._carry:
+                chunk = self._carry + chunk
+            self._lines, self._offset, self._carry, self._skipped, self._boundary = self._split(
+                RawLine, chunk, self._offset, self._skipped, self._heads, self._ignore_at, MAX_LINE
+            )
+        return True
+
+    def _tail(self) -> None:
+        """At the end of the file: the unterminated last line, a line if `final`."""
+        carry, skipped, offset = self._carry, self._skipped, self._offset
+        if carry or skipped:
+            if self._final:
+                total = len(carry) + skipped
+                self._lines = [RawLine(offset, carry, offset + total, max(0, total - MAX_LINE))]
+            else:
+                self._result.partial_tail = len(carry) + skipped
+
+
+_UNREAD, _READING, _DONE = "unread", "reading", "done"
 _new = tuple.__new__  # builds a RawLine without the Python-level __new__ of a NamedTuple
 
 
-def _read_by_block(
-    fh: BinaryIO, offset: int, result: ReadResult, final: bool, heads: dict, ignore_at: int
-) -> Iterator[RawLine]:
-    """Plain files: split 1 MiB blocks, five times cheaper per line than readline."""
-    read = fh.read
-    carry = b""  # the unterminated end of the previous block (at most MAX_LINE + 1 bytes)
-    skipped = 0  # bytes of an overlong line beyond the carry, dropped as they were read
-    while True:
-        chunk = read(BLOCK)
-        if not chunk:
-            break
-        if carry:
-            chunk = carry + chunk
-        parts = chunk.split(b"\n")
-        carry = parts.pop()
-        if parts and skipped:  # the overlong line ends in this block
-            head = parts[0]
-            total = len(head) + skipped + 1
-            yield RawLine(offset, head[:MAX_LINE], offset + total, total - 1 - MAX_LINE)
-            offset += total
-            result.offset = offset
-            skipped = 0
-            del parts[0]
-        for data in parts:
-            n = len(data) + 1
-            if n <= MAX_LINE + 1:
-                if data in heads and offset and offset != ignore_at:
-                    result.boundary = (offset, heads[data])
-                    return
-                yield _new(RawLine, (offset, data, offset + n, 0))
-            else:
-                yield RawLine(offset, data[:MAX_LINE], offset + n, n - 1 - MAX_LINE)
-            offset += n
-            result.offset = offset
-        if len(carry) > MAX_LINE:  # keep the head of an overlong line, not all of it
-            skipped += len(carry) - MAX_LINE
-            carry = carry[:MAX_LINE]
-    if carry or skipped:
-        if final:
-            total = len(carry) + skipped
-            yield RawLine(offset, carry, offset + total, max(0, total - MAX_LINE))
-            result.offset = offset + total
+def _split_block(
+    cls: type, chunk: bytes, offset: int, skipped: int, heads: dict, ignore_at: int, max_line: int
+) -> tuple[list[RawLine], int, bytes, int, tuple[int, int] | None]:
+    """Split a block (the carry of the last one first) into its complete lines as `cls`.
+
+    Returns (lines, offset after them, carry, skipped, boundary). The carry is the block's
+    unterminated end, cut to max_line bytes (skipped counts what was cut from the overlong
+    line it starts); boundary is (offset, id) when the lines stop before a known source's
+    first line (`heads`), which starts at that offset (then carry is b"" and skipped 0).
+    The reference of ingest/_fastread.pyx's split_block.
+    """
+    lines: list[RawLine] = []
+    append = lines.append
+    parts = chunk.split(b"\n")
+    carry = parts.pop()
+    if parts and skipped:  # the overlong line ends in this block
+        head = parts[0]
+        total = len(head) + skipped + 1
+        append(_new(cls, (offset, head[:max_line], offset + total, total - 1 - max_line)))
+        offset += total
+        skipped = 0
+        del parts[0]
+    for data in parts:
+        n = len(data) + 1
+        if n <= max_line + 1:
+            if data in heads and offset and offset != ignore_at:
+                return lines, offset, b"", 0, (offset, heads[data])
+            append(_new(cls, (offset, data, offset + n, 0)))
         else:
-            result.partial_tail = len(carry) + skipped
+            append(_new(cls, (offset, data[:max_line], offset + n, n - 1 - max_line)))
+        offset += n
+    if len(carry) > max_line:  # keep the head of an overlong line, not all of it
+        skipped += len(carry) - max_line
+        carry = carry[:max_line]
+    return lines, offset, carry, skipped, None
 
 
 def _read_by_line(

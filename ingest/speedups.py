@@ -51,3 +51,4 @@ def summary() -> str:
 
 
 fastparse = _load("_fastparse")  # Parser.parse_lines (ingest/parse.py)
+fastread = _load("_fastread")  # a block split into its lines in one call (ingest/source.py)
