@@ -70,7 +70,7 @@ _RULES = (
     ),
     ("decode", ("_decode (",)),
     ("parse: noise filter and dispatch", ("parse_line", "Parser._message")),
-    ("correlate", ("Correlator.",)),
+    ("correlate", ("Correlator.", "_extend_rows")),
     ("hand-off to the writer", ("BackgroundWriter.submit",)),
 )
 
@@ -84,6 +84,8 @@ def fill_batch_lines() -> dict[int, str]:
             stages[number] = "decode"
         elif "append((*result" in line:
             stages[number] = "tuple building (append)"
+        elif "extend_rows(" in line:  # compiled: correlate and the rows, out of py-spy's sight
+            stages[number] = "correlate"
     return stages
 
 

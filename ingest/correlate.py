@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from ingest.event import AUTH_FAIL, CLIENT_ID, LOGIN, LOGOUT, Event
+from ingest.speedups import fastcorrelate
 
 # Kinds that name no IP in their own line and take their login's.
 _NEEDS_IP = frozenset(("logout", "message_delete", "mailbox_delete", "mailbox_rename",
@@ -123,3 +124,20 @@ def _remember(table: OrderedDict, key: tuple, value: object, most: int) -> None:
     table.move_to_end(key)
     if len(table) > most:
         table.popitem(last=False)
+
+
+def _extend_rows(
+    correlator: Correlator, events: list[Event], offsets: list[int], source_id: int, rows: list
+) -> None:
+    """rows += [(*correlator.process(event), source_id, offset) …]: a batch row for each
+    event of a chunk and its line's offset, fill_batch's loop over events.
+
+    The reference of ingest/_fastcorrelate.pyx's extend_rows, which does the same steps on
+    the same tables in C and builds each row without an Event in between."""
+    process = correlator.process
+    append = rows.append
+    for event, offset in zip(events, offsets, strict=True):
+        append((*process(event), source_id, offset))
+
+
+extend_rows = fastcorrelate.extend_rows if fastcorrelate is not None else _extend_rows

@@ -8,7 +8,7 @@ from itertools import compress, islice
 from operator import itemgetter
 
 from ingest.clients import fold_client_ids
-from ingest.correlate import Correlator
+from ingest.correlate import Correlator, extend_rows
 from ingest.event import SHORTEST_LIMIT, Event, over_limit
 from ingest.parse import Parser
 from ingest.sink import REPAIRED, Batch
@@ -20,6 +20,7 @@ _DATA = itemgetter(1)
 _TS = itemgetter(0)
 _TYPES_EVENT = frozenset((Event,))
 _OVERLONG = itemgetter(3)
+_OFFSET = itemgetter(0)
 
 # Bytes that do not occur in text logs (tab, LF, VT, FF, CR and ESC do).
 _CONTROL = bytes([*range(0, 9), *range(14, 27), *range(28, 32), 127])
@@ -134,8 +135,9 @@ def fill_batch(
                     long = compress(found, map(SHORTEST_LIMIT.__lt__, map(len, map(texts.__getitem__, hits))))
                     fits = not any(map(over_limit, long))
                 if fits:
-                    for i, event in zip(hits, found, strict=True):
-                        append((*correlate(event), source_id, chunk[i][0]))
+                    extend_rows(
+                        correlator, found, list(map(_OFFSET, map(chunk.__getitem__, hits))), source_id, events
+                    )
                     if last_ts is None:
                         first_ts, last_ts = early, late
                     else:
