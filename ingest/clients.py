@@ -6,6 +6,7 @@ from itertools import compress
 from operator import itemgetter
 
 from ingest.event import CLIENT_ID, Event
+from ingest.speedups import fastclients
 
 # What the rows of a session carry, wherever its ID line came in the log:
 #   * an ID before login (imap-login) comes before its Login line: the correlator remembers
@@ -25,14 +26,16 @@ _NO_CLIENT = (None, None, None, None)
 _kind, _session = itemgetter(_KIND), itemgetter(_SESSION)
 
 
-def fold_client_ids(batch) -> None:
+def _fold_client_ids(batch) -> None:
     """Take the ID rows out of batch.events, give their fields to the rows of the same
     (host, session) in the batch that carry none, and keep in batch.client_ids those of an
     ID after login that had no login of theirs in the batch: the sink looks for it among the
     committed rows. Each ID line counts as skipped.
 
     It runs once a batch over every row, so the passes over all rows are made from C (map,
-    compress); Python only visits the rows of a session that sent an ID."""
+    compress); Python only visits the rows of a session that sent an ID. The reference of
+    ingest/_fastclients.pyx, which makes every pass in C (fold_client_ids is that one when
+    it is built)."""
     events = batch.events
     kinds = list(map(_kind, events))
     if CLIENT_ID not in kinds:
@@ -63,3 +66,6 @@ def fold_client_ids(batch) -> None:
         for row in ids
         if row[_IP] is None and row[_SESSION] is not None and (row[_HOST], row[_SESSION]) not in landed
     )
+
+
+fold_client_ids = fastclients.fold_client_ids if fastclients is not None else _fold_client_ids

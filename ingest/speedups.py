@@ -53,3 +53,4 @@ def summary() -> str:
 fastparse = _load("_fastparse")  # Parser.parse_lines (ingest/parse.py)
 fastread = _load("_fastread")  # a block split into its lines in one call (ingest/source.py)
 fastcorrelate = _load("_fastcorrelate")  # the correlate stage and its rows in one loop (ingest/correlate.py)
+fastclients = _load("_fastclients")  # IMAP ID rows folded into their sessions' rows (ingest/clients.py)
