@@ -1,5 +1,8 @@
 # cython: boundscheck=False, wraparound=False, cdivision=True
-"""The block splitter of ingest/source.py in C: split_block answers exactly as _split_block.
+"""The reading side in C: a block split into its lines, and a chunk of lines decoded.
+
+split_block answers exactly as ingest/source.py's _split_block, decode_clean as
+ingest/pipeline.py's _decode_clean.
 
 One call splits a whole block (1 MiB) into its RawLines with memchr, so that reading costs
 per block, not per line, in Python. ingest/source.py's _split_block is the reference
@@ -12,6 +15,7 @@ from cpython.object cimport PyObject
 from cpython.list cimport PyList_Append
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_SET_ITEM
+from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.string cimport memchr
 
 
@@ -89,3 +93,29 @@ def split_block(type cls, bytes chunk not None, Py_ssize_t offset, Py_ssize_t sk
     if start == 0 and n == size:
         return lines, offset, chunk, skipped, None
     return lines, offset, PyBytes_FromStringAndSize(base + start, n), skipped, None
+
+
+def decode_clean(list chunk not None):
+    """The lines' data as text, or None when any line is overlong, holds a NUL or is not
+    valid UTF-8: see ingest.pipeline._decode_clean, the reference."""
+    cdef list texts = []
+    cdef object line, data
+    cdef const char* at
+    cdef Py_ssize_t size
+    for line in chunk:
+        if not isinstance(line, tuple):
+            raise TypeError(f"a line is a RawLine, not {type(line).__name__}")
+        if (<tuple>line)[3]:
+            return None
+        data = (<tuple>line)[1]
+        if not isinstance(data, bytes):
+            raise TypeError(f"a line's data is bytes, not {type(data).__name__}")
+        at = PyBytes_AS_STRING(data)
+        size = PyBytes_GET_SIZE(data)
+        if memchr(at, 0, size) != NULL:
+            return None
+        try:
+            texts.append(PyUnicode_DecodeUTF8(at, size, NULL))
+        except UnicodeDecodeError:
+            return None
+    return texts

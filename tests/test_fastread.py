@@ -185,3 +185,31 @@ def test_read_lines_gives_a_line_reader_for_plain_files_and_closes(tmp_path):
         assert next(lines) == RawLine(4, b"two", 8, 0)
         lines.close()
         assert list(lines) == []
+
+
+_LINES = st.lists(
+    st.builds(
+        lambda data, overlong: RawLine(0, data, len(data) + 1, overlong),
+        st.sampled_from([b"", b"ascii", "é ü 中".encode(), b"\xed\xa0\x80", b"\xff", b"a\x00b", b"\x00x"])
+        | st.binary(max_size=12),
+        st.sampled_from([0, 0, 0, 5]),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(chunk=_LINES)
+def test_a_chunk_decodes_the_same_compiled_and_in_python(chunk):
+    texts = fastread.decode_clean(chunk)
+    assert texts == pipeline._decode_clean(chunk)
+    if texts is not None:
+        assert all(type(text) is str for text in texts)
+
+
+def test_a_chunk_with_a_bad_line_is_left_to_the_line_by_line_decoder():
+    good = RawLine(0, "Grüße".encode(), 11, 0)
+    assert fastread.decode_clean([good]) == ["Grüße"]
+    for bad in (b"\xed\xa0\x80", b"\xc3", b"x\x00y"):  # a surrogate, a cut sequence, a NUL
+        assert fastread.decode_clean([good, RawLine(11, bad, 12, 0)]) is None
+    assert fastread.decode_clean([good, RawLine(11, b"x" * 10, 99, 88)]) is None  # overlong
