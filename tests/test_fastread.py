@@ -48,7 +48,7 @@ def _agree(data: bytes, **kwargs) -> tuple[list[RawLine], ReadResult]:
 @pytest.fixture
 def small(monkeypatch):
     """Blocks of 7 bytes and lines of at most 10: every case below crosses block ends."""
-    monkeypatch.setattr(source, "BLOCK", 7)
+    monkeypatch.setattr(source, "SPLIT_BLOCK", 7)
     monkeypatch.setattr(source, "MAX_LINE", 10)
 
 
@@ -127,7 +127,7 @@ def test_random_bytes_read_the_same_three_ways(data, block, max_line, final, sta
     heads = {firsts[pick % len(firsts)]: 7, b"HEAD": 8}
     ignore_at = starts[pick % len(starts)]
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(source, "BLOCK", block)
+        mp.setattr(source, "SPLIT_BLOCK", block)
         mp.setattr(source, "MAX_LINE", max_line)
         _agree(data, start=start, final=final)
         _agree(data, start=start, final=final, heads=heads, ignore_at=ignore_at)
@@ -159,7 +159,7 @@ def test_take_hands_out_what_the_generic_take_does(data, wants, block):
     """LineReader.take against pipeline._take over a plain iterator of the same lines: the
     same chunks (cut at the line whose bytes pass the budget), the same ran-out flags."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(source, "BLOCK", block)
+        mp.setattr(source, "SPLIT_BLOCK", block)
         mp.setattr(source, "MAX_LINE", 8)
         for split in SPLITTERS.values():
             fast_result, slow_result = ReadResult(), ReadResult()
@@ -213,3 +213,25 @@ def test_a_chunk_with_a_bad_line_is_left_to_the_line_by_line_decoder():
     for bad in (b"\xed\xa0\x80", b"\xc3", b"x\x00y"):  # a surrogate, a cut sequence, a NUL
         assert fastread.decode_clean([good, RawLine(11, bad, 12, 0)]) is None
     assert fastread.decode_clean([good, RawLine(11, b"x" * 10, 99, 88)]) is None  # overlong
+
+
+def test_a_file_of_empty_lines_is_read_in_bounded_memory(tmp_path):
+    """A block's lines are built at once: the block, not the file, bounds them."""
+    import tracemalloc
+
+    log = tmp_path / "mail.log"
+    log.write_bytes(b"\n" * (512 * 1024))
+    tracemalloc.start()
+    try:
+        with open(log, "rb") as fh:
+            reader, n = read_lines(fh, 0, ReadResult()), 0
+            while True:
+                chunk, ran_out = pipeline._take(reader, pipeline.CHUNK_LINES, 0)
+                n += len(chunk)
+                if ran_out:
+                    break
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert n == 512 * 1024
+    assert peak < 16 * 1024 * 1024  # 5 MB; a 1 MiB block of them would hold 76 MB
