@@ -6,6 +6,8 @@ import socket
 import struct
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -17,6 +19,7 @@ from psycopg.pq import Format
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from ingest import speedups
 from ingest.event import Event
 from ingest.partitions import ensure_partitions, existing_months, month_start, next_month, partition_name
 from ingest.schema import checkpoint, event, source
@@ -338,30 +341,55 @@ class Sink:
         return months
 
 
-def copy_events(cur: psycopg.Cursor, rows: list[tuple], binary: bool = True) -> None:
+def copy_events(
+    cur: psycopg.Cursor, rows: list[tuple], binary: bool = True, *, compiled: bool = True
+) -> None:
     """COPY rows (EVENT_COLUMNS) into event; binary unless told otherwise. A row the binary
     format cannot encode raises _NotBinary (the COPY is then aborted; roll back and go again
-    as text)."""
+    as text). The binary rows are encoded by ingest/_fastcopy.pyx where it is built (and
+    `compiled`), else by psycopg's write_row with the dumpers above, the reference."""
     if not binary:
         with cur.copy(COPY_EVENTS) as copy:
             write_row = copy.write_row
             for row in rows:
                 write_row(row)
         return
+    fast = speedups.fastcopy if compiled else None
+    if fast is not None and cur.connection.info.encoding == "utf-8":  # it writes text as UTF-8
+        with cur.copy(COPY_EVENTS_BINARY) as copy, _encoding_refused():
+            copy.write(fast.HEADER)
+            done, encode = 0, fast.encode
+            while done < len(rows):
+                data, done = encode(rows, EVENT_TYPES, done, COPY_CHUNK)
+                copy.write(data)
+            copy.write(fast.TRAILER)
+        return
     for dumper in (_InetFromStr, _Int4, _Int8):  # this cursor's, by type, for set_types
         cur.adapters.register_dumper(None, dumper)
     with cur.copy(COPY_EVENTS_BINARY) as copy:
         copy.set_types(EVENT_TYPES)
         write_row = copy.write_row
-        try:
+        with _encoding_refused():
             for row in rows:
                 write_row(row)
-        except Exception as exc:
-            if getattr(exc, "sqlstate", None) or isinstance(
-                exc, (psycopg.OperationalError, psycopg.InterfaceError)
-            ):
-                raise  # the server's answer, or the connection: not the encoding
-            raise _NotBinary(f"{type(exc).__name__}: {exc}") from exc
+
+
+# bytes of rows per copy.write from the compiled encoder: under psycopg's MAX_BUFFER_SIZE
+# (128 KiB), which it would otherwise cut into pieces with a copy of each
+COPY_CHUNK = 120_000
+
+
+@contextmanager
+def _encoding_refused() -> Iterator[None]:
+    """An error raised while encoding rows, as _NotBinary; the server's or the connection's as it is."""
+    try:
+        yield
+    except Exception as exc:
+        if getattr(exc, "sqlstate", None) or isinstance(
+            exc, (psycopg.OperationalError, psycopg.InterfaceError)
+        ):
+            raise  # the server's answer, or the connection: not the encoding
+        raise _NotBinary(f"{type(exc).__name__}: {exc}") from exc
 
 
 _BAD_SCRATCH = (

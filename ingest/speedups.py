@@ -51,3 +51,4 @@ def summary() -> str:
 
 
 fastparse = _load("_fastparse")  # Parser.parse_lines (ingest/parse.py)
+fastcopy = _load("_fastcopy")  # copy_events' COPY BINARY (ingest/sink.py; reference: psycopg's write_row)
