@@ -90,7 +90,7 @@ def bench(args: argparse.Namespace, url: str, work: Path, pgdata: Path | None) -
     log = work / "mail.log"
     say(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     write_log(log, args.lines, 1, args.accounts, args.seed, now, tz=tz)
-    engine = sa.create_engine(sqlalchemy_url(url), poolclass=sa.pool.NullPool)
+    engine = sa.create_engine(sqlalchemy_url(url), pool_pre_ping=True)  # pooled, as the ingester's
     source_id = add_source(engine, log)
     rows, lines = parse_file(log, tz, now, source_id)
     with engine.begin() as conn:
