@@ -173,3 +173,21 @@ def test_a_value_one_encoder_refuses_the_other_refuses_alike(scratch, column, va
     assert compiled == _outcome(scratch, rows, compiled=False)
     if isinstance(value, int) and not -(2**63) <= value < 2**63:
         assert compiled == "not binary: the batch goes again as text"  # never wrapped round
+
+
+def test_a_row_longer_than_a_piece_and_a_call_within_a_call_keep_their_bytes(scratch):
+    long_row = _valid_row(reason="ß" * 300_000)  # 600 kB: the kept buffer grows, then is given back
+    with scratch.transaction(force_rollback=True):
+        assert _copied(scratch, [long_row, _valid_row(line_offset=1)], compiled=True) == _copied(
+            scratch, [long_row, _valid_row(line_offset=1)], compiled=False
+        )
+    inner = []
+
+    class Pid:  # an int by __index__ whose conversion encodes other rows meanwhile
+        def __index__(self) -> int:
+            inner.append(fastcopy.encode([_valid_row(account="bob")], EVENT_TYPES, 0, 100)[0])
+            return 7
+
+    outer = fastcopy.encode([_valid_row(pid=Pid())], EVENT_TYPES, 0, 100)
+    assert outer == fastcopy.encode([_valid_row(pid=7)], EVENT_TYPES, 0, 100)
+    assert inner == [fastcopy.encode([_valid_row(account="bob")], EVENT_TYPES, 0, 100)[0]]
