@@ -35,9 +35,10 @@ cdef extern from "Python.h":
     void *PyUnicode_DATA(object)
     Py_ssize_t PyUnicode_GET_LENGTH(object)
     long long PyLong_AsLongLongAndOverflow(object, int *) except? -1
-    object PySequence_Fast(object, const char *)
-    Py_ssize_t PySequence_Fast_GET_SIZE(object)
-    void *PySequence_Fast_GET_ITEM(object, Py_ssize_t)
+    bint PyTuple_CheckExact(object)
+    Py_ssize_t PyTuple_GET_SIZE(object)
+    void *PyTuple_GET_ITEM(object, Py_ssize_t)
+    Py_ssize_t PyList_GET_SIZE(object)
 
 cdef extern from "arpa/inet.h" nogil:
     int inet_pton(int af, const char *src, void *dst)
@@ -195,14 +196,14 @@ def encode(rows: list, types: tuple, Py_ssize_t start, Py_ssize_t limit) -> tupl
     """(data, next): rows[start:next] in COPY BINARY form, without HEADER and TRAILER; next is
     the first row after `limit` bytes (at least one row is taken) or len(rows)."""
     global shared_busy
-    cdef Py_ssize_t ncols = len(types), n = len(rows), i, col
+    cdef Py_ssize_t ncols = len(types), i, col
     cdef Kind kinds[MAX_COLUMNS]
     cdef Buffer own
     cdef Buffer *buf
     cdef bint mine = not shared_busy
     cdef object last_ts = None  # the log's lines share a datetime object within a second
     cdef long long last_us = 0
-    cdef object value, delta
+    cdef object row, value, delta
     if ncols > MAX_COLUMNS:
         raise ValueError(f"at most {MAX_COLUMNS} columns")
     for col in range(ncols):
@@ -218,13 +219,17 @@ def encode(rows: list, types: tuple, Py_ssize_t start, Py_ssize_t limit) -> tupl
         if buf.room < limit + 4096:
             grow(buf, limit + 4096)
         i = start
-        while i < n and (buf.size < limit or i == start):
-            row = PySequence_Fast(rows[i], "a row is a sequence")
-            if PySequence_Fast_GET_SIZE(row) != ncols:
-                raise ValueError(f"a row of {PySequence_Fast_GET_SIZE(row)} values for {ncols} columns")
+        # len(rows) each time, and a tuple of every row: Python a value runs (its __index__)
+        # may change the list, and a tuple cannot change under the loop
+        while i < PyList_GET_SIZE(rows) and (buf.size < limit or i == start):
+            row = rows[i]
+            if not PyTuple_CheckExact(row):
+                row = tuple(row)
+            if PyTuple_GET_SIZE(row) != ncols:
+                raise ValueError(f"a row of {PyTuple_GET_SIZE(row)} values for {ncols} columns")
             put16(buf, ncols)
             for col in range(ncols):
-                value = <object>PySequence_Fast_GET_ITEM(row, col)
+                value = <object>PyTuple_GET_ITEM(row, col)
                 if value is None:
                     put32(buf, -1)
                 elif kinds[col] == K_TEXT:

@@ -191,3 +191,18 @@ def test_a_row_longer_than_a_piece_and_a_call_within_a_call_keep_their_bytes(scr
     outer = fastcopy.encode([_valid_row(pid=Pid())], EVENT_TYPES, 0, 100)
     assert outer == fastcopy.encode([_valid_row(pid=7)], EVENT_TYPES, 0, 100)
     assert inner == [fastcopy.encode([_valid_row(account="bob")], EVENT_TYPES, 0, 100)[0]]
+
+
+def test_rows_of_any_sequence_and_a_list_emptied_meanwhile_are_read_safely():
+    one = fastcopy.encode([_valid_row()], EVENT_TYPES, 0, 100)
+    assert fastcopy.encode([list(_valid_row())], EVENT_TYPES, 0, 100) == one
+    rows: list = []
+
+    class Pid:
+        def __index__(self) -> int:
+            rows.clear()  # no log does this; the encoder must not read past the list's end
+            return 7
+
+    rows += [_valid_row(pid=Pid()), _valid_row(), _valid_row()]
+    data, done = fastcopy.encode(rows, EVENT_TYPES, 0, 10_000)
+    assert (data, done) == (fastcopy.encode([_valid_row(pid=7)], EVENT_TYPES, 0, 100)[0], 1)
