@@ -206,3 +206,8 @@ def test_rows_of_any_sequence_and_a_list_emptied_meanwhile_are_read_safely():
     rows += [_valid_row(pid=Pid()), _valid_row(), _valid_row()]
     data, done = fastcopy.encode(rows, EVENT_TYPES, 0, 10_000)
     assert (data, done) == (fastcopy.encode([_valid_row(pid=7)], EVENT_TYPES, 0, 100)[0], 1)
+
+
+def test_the_encoder_knows_every_column_type_of_the_event_table():
+    # a column of a new type would make every batch fail to encode and go as text: slowly
+    assert set(EVENT_TYPES) <= set(fastcopy.KINDS)
