@@ -41,7 +41,7 @@ import psycopg  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from bench.common import say  # noqa: E402
-from bench.ingest import migrate, parse_file, scratch_database, server_cpu  # noqa: E402
+from bench.ingest import add_source, migrate, parse_file, scratch_database, server_cpu  # noqa: E402
 from ingest.generate import write_log  # noqa: E402
 from ingest.partitions import ensure_partitions, month_start, partition_name  # noqa: E402
 from ingest.sink import EVENT_COLUMNS  # noqa: E402
@@ -117,11 +117,7 @@ def bench(args: argparse.Namespace, url: str, work: Path, pgdata: Path) -> int:
     say(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     write_log(log, args.lines, 1, 5000, args.seed, now, tz=tz)
     engine = sa.create_engine(sqlalchemy_url(url), poolclass=sa.pool.NullPool)
-    with engine.begin() as conn:
-        source_id = conn.execute(
-            sa.text("INSERT INTO source (fingerprint, path) VALUES ('bench-copy', :p) RETURNING id"),
-            {"p": str(log)},
-        ).scalar_one()
+    source_id = add_source(engine, log)
     engine.dispose()
     rows, _ = parse_file(log, tz, now, source_id)
     months = {month_start(row[0]) for row in rows}

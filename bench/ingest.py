@@ -98,6 +98,15 @@ def scratch_database(database_url: str, prefix: str, *, keep: bool = False):
             shutil.rmtree(work, ignore_errors=True)
 
 
+def add_source(engine: sa.Engine, log: Path) -> int:
+    """The id of a new source row for the log, which the parsed rows name."""
+    with engine.begin() as conn:
+        return conn.execute(
+            sa.text("INSERT INTO source (fingerprint, path) VALUES ('bench-copy', :p) RETURNING id"),
+            {"p": str(log)},
+        ).scalar_one()
+
+
 def parse_file(path: Path, tz, now: datetime, source_id: int) -> tuple[list[tuple], int]:
     """Every event of the file as the sink's COPY rows, the way the backfill builds them."""
     parser, correlator = Parser(tz, now=now), Correlator()
@@ -278,11 +287,7 @@ def bench(args: argparse.Namespace, url: str, work: Path, pgdata: Path | None) -
     )
 
     engine = sa.create_engine(sqlalchemy_url(url), poolclass=sa.pool.NullPool)
-    with engine.begin() as conn:
-        source_id = conn.execute(
-            sa.text("INSERT INTO source (fingerprint, path) VALUES ('bench-copy', :p) RETURNING id"),
-            {"p": str(log)},
-        ).scalar_one()
+    source_id = add_source(engine, log)
     started = time.perf_counter()
     rows, lines = parse_file(log, tz, now, source_id)
     parse_s = time.perf_counter() - started

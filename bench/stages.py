@@ -49,6 +49,7 @@ _RULES = (
     ("ANALYZE at the end", ("analyze_written",)),
     ("COPY write_row", ("write_row",)),
     ("COPY start/finish", ("Cursor.copy", "Copy.__exit__", "Copy.__enter__", "copy (")),
+    ("COPY encode + write (compiled, ingest/_fastcopy.pyx)", ("Copy.write (", "copy_events (")),
     ("sink: IPs from logins", ("resolve_ips_from_logins",)),
     ("sink: orphans", ("load_orphans", "adopt_orphans", "_merge_orphans", "_remember_orphans")),
     ("sink: partitions", ("_ensure_months",)),

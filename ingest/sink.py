@@ -6,6 +6,8 @@ import socket
 import struct
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -17,6 +19,7 @@ from psycopg.pq import Format
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from ingest import speedups
 from ingest.event import Event
 from ingest.partitions import ensure_partitions, existing_months, month_start, next_month, partition_name
 from ingest.schema import checkpoint, event, source
@@ -29,11 +32,12 @@ from ingest.schema import checkpoint, event, source
 
 EVENT_COLUMNS = (*Event._fields, "source_id", "line_offset")
 COPY_EVENTS = f"COPY event ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
-# Binary COPY: the client formats a row in 1.5 µs instead of 1.9 and PostgreSQL parses no
-# text (bench/copy_levers.py). A value the binary format cannot hold (an int past int4, a
-# malformed IP, a time before year 1 in UTC) fails in the client, where it has no SQLSTATE;
-# the batch is then written again as text, where PostgreSQL judges it as before
-# (ingest/refusals.py sorts its answer).
+# Binary COPY: PostgreSQL parses no text (bench/copy_levers.py), and the compiled encoder
+# (ingest/_fastcopy.pyx) writes a row in 0.5 µs of the writer's GIL time where psycopg's
+# write_row took 1.7 (bench/copy_client.py). A value the binary format cannot hold (an int
+# past int4, a malformed IP, a str with a lone surrogate, a naive datetime) fails in the
+# client, where it has no SQLSTATE; the batch is then written again as text, where
+# PostgreSQL judges it as before (ingest/refusals.py sorts its answer).
 COPY_EVENTS_BINARY = COPY_EVENTS + " (FORMAT BINARY)"
 _PG_TYPE = {"timestamp with time zone": "timestamptz", "integer": "int4", "bigint": "int8"}
 EVENT_TYPES = tuple(
@@ -338,30 +342,55 @@ class Sink:
         return months
 
 
-def copy_events(cur: psycopg.Cursor, rows: list[tuple], binary: bool = True) -> None:
+def copy_events(
+    cur: psycopg.Cursor, rows: list[tuple], binary: bool = True, *, compiled: bool = True
+) -> None:
     """COPY rows (EVENT_COLUMNS) into event; binary unless told otherwise. A row the binary
     format cannot encode raises _NotBinary (the COPY is then aborted; roll back and go again
-    as text)."""
+    as text). The binary rows are encoded by ingest/_fastcopy.pyx where it is built (and
+    `compiled`), else by psycopg's write_row with the dumpers above, the reference."""
     if not binary:
         with cur.copy(COPY_EVENTS) as copy:
             write_row = copy.write_row
             for row in rows:
                 write_row(row)
         return
+    fast = speedups.fastcopy if compiled else None
+    if fast is not None and cur.connection.info.encoding == "utf-8":  # it writes text as UTF-8
+        with cur.copy(COPY_EVENTS_BINARY) as copy, _encoding_refused():
+            copy.write(fast.HEADER)
+            done, encode = 0, fast.encode
+            while done < len(rows):
+                data, done = encode(rows, EVENT_TYPES, done, COPY_CHUNK)
+                copy.write(data)
+            copy.write(fast.TRAILER)
+        return
     for dumper in (_InetFromStr, _Int4, _Int8):  # this cursor's, by type, for set_types
         cur.adapters.register_dumper(None, dumper)
     with cur.copy(COPY_EVENTS_BINARY) as copy:
         copy.set_types(EVENT_TYPES)
         write_row = copy.write_row
-        try:
+        with _encoding_refused():
             for row in rows:
                 write_row(row)
-        except Exception as exc:
-            if getattr(exc, "sqlstate", None) or isinstance(
-                exc, (psycopg.OperationalError, psycopg.InterfaceError)
-            ):
-                raise  # the server's answer, or the connection: not the encoding
-            raise _NotBinary(f"{type(exc).__name__}: {exc}") from exc
+
+
+# bytes of rows per copy.write from the compiled encoder: under psycopg's MAX_BUFFER_SIZE
+# (128 KiB), which it would otherwise cut into pieces with a copy of each
+COPY_CHUNK = 120_000
+
+
+@contextmanager
+def _encoding_refused() -> Iterator[None]:
+    """An error raised while encoding rows, as _NotBinary; the server's or the connection's as it is."""
+    try:
+        yield
+    except Exception as exc:
+        if getattr(exc, "sqlstate", None) or isinstance(
+            exc, (psycopg.OperationalError, psycopg.InterfaceError)
+        ):
+            raise  # the server's answer, or the connection: not the encoding
+        raise _NotBinary(f"{type(exc).__name__}: {exc}") from exc
 
 
 _BAD_SCRATCH = (

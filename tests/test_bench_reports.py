@@ -81,6 +81,10 @@ def test_stages_sorts_a_sample_by_the_pipeline_stage_in_its_stack():
         f";fill_batch (ingest/pipeline.py:{decode_line})": "decode",
         ";BackgroundWriter._run (ingest/writer.py:50);Sink.commit (ingest/sink.py:99);"
         "Sink._write (ingest/sink.py:130);Copy.write_row (psycopg/copy.py:100)": "COPY write_row",
+        ";BackgroundWriter._run (ingest/writer.py:50);Sink._write (ingest/sink.py:236);"
+        "copy_events (ingest/sink.py:362)": "COPY encode + write (compiled",
+        ";BackgroundWriter._run (ingest/writer.py:50);copy_events (ingest/sink.py:362);"
+        "Copy.write (psycopg/_copy.py:126)": "COPY encode + write (compiled",
         ";BackgroundWriter._run (ingest/writer.py:50);Sink.commit (ingest/sink.py:99)": "commit",
     }
     for tail, stage in cases.items():

@@ -1,11 +1,13 @@
 """The sink: events by COPY and the checkpoint move together or not at all."""
 
+import importlib
 from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
 import sqlalchemy as sa
 
+from ingest import speedups
 from ingest.event import Event
 from ingest.refusals import REFUSED, classify
 from ingest.sink import EVENT_COLUMNS, EVENT_TYPES, Batch, CheckpointConflict, Sink, copy_events
@@ -177,6 +179,14 @@ def test_an_orphan_takes_only_its_own_sessions_login(clean_db):
     ]
 
 
+@pytest.fixture(params=["compiled", "psycopg"])
+def encoder(request, monkeypatch):
+    """The sink's binary COPY by ingest/_fastcopy.pyx, then by psycopg's write_row (the reference)."""
+    compiled = importlib.import_module("ingest._fastcopy")  # not built: fails, not skips
+    monkeypatch.setattr(speedups, "fastcopy", compiled if request.param == "compiled" else None)
+    return request.param
+
+
 def _stored(engine):
     with engine.connect() as conn:
         return conn.execute(
@@ -186,7 +196,7 @@ def _stored(engine):
         ).all()
 
 
-def test_the_binary_copy_stores_what_the_text_copy_stores(clean_db):
+def test_the_binary_copy_stores_what_the_text_copy_stores(clean_db, encoder):
     # ingest/sink.py writes binary COPY; the same rows as text must land identically
     events = [
         _login(ip="192.0.2.7"),
@@ -218,7 +228,7 @@ def test_the_binary_copy_stores_what_the_text_copy_stores(clean_db):
         (_expunge()._replace(uid=2**63), "22003"),  # past int8
     ],
 )
-def test_a_value_binary_cannot_encode_gets_the_databases_answer_as_text(clean_db, event, sqlstate):
+def test_a_value_binary_cannot_encode_gets_the_databases_answer_as_text(clean_db, encoder, event, sqlstate):
     sink = Sink(clean_db)
     state = sink.open_source(f"fp-{sqlstate}", "/var/log/mail.log", "mx1")
     with pytest.raises(psycopg.Error) as caught:

@@ -1,9 +1,10 @@
 """The compiled fast paths (ingest/_*.pyx): built by `make setup`, used, and optional.
 
 Each fast path's answers are compared with its pure-Python reference in its own module's
-tests (the parser's in tests/test_parse_batch.py); these tests check the plumbing: that the
-test run uses every fast path there is (a fresh clone that failed to compile one would
-otherwise test only the fallback and pass), that a stale build is not used, and that
+tests (the parser's in tests/test_parse_batch.py, the COPY encoder's in
+tests/test_fastcopy.py); these tests check the plumbing: that the test run uses every fast
+path there is (a fresh clone that failed to compile one would otherwise test only the
+fallback and pass), that a stale build is not used, and that
 MAILTRAIL_PURE_PYTHON turns them all off and is checked like every other setting.
 """
 
