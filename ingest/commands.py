@@ -105,7 +105,7 @@ def backfill_command(args: argparse.Namespace) -> int:
     import psycopg
     import sqlalchemy as sa
 
-    from ingest.pipeline import tune_gc
+    from ingest.pipeline import tune_gc, tune_switching
     from ingest.sink import CheckpointConflict, Sink, wait_for_database
 
     tz = _zone(args)
@@ -116,6 +116,7 @@ def backfill_command(args: argparse.Namespace) -> int:
 
     correlator = Correlator()  # shared across files: a session may span a rotation
     tune_gc()
+    tune_switching()
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     status = 0
     files = sorted(args.files, key=_age_order)
@@ -293,6 +294,10 @@ def make_engine():
     import sqlalchemy as sa
     from mailtrail.database import ingest_connect_args, sqlalchemy_url
 
-    return sa.create_engine(
-        sqlalchemy_url(), pool_pre_ping=True, connect_args=ingest_connect_args("mailtrail-backfill")
+    from ingest.sink import widen_send_buffer
+
+    return widen_send_buffer(
+        sa.create_engine(
+            sqlalchemy_url(), pool_pre_ping=True, connect_args=ingest_connect_args("mailtrail-backfill")
+        )
     )

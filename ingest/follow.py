@@ -29,7 +29,7 @@ from ingest.identity import (
     shadow_at,
     tail_hash,
 )
-from ingest.pipeline import fill_batch, tune_gc
+from ingest.pipeline import fill_batch, tune_gc, tune_switching
 from ingest.refusals import read_line_at, store
 from ingest.retention import plausible_window, retention_days
 from ingest.sink import Batch, CheckpointConflict, Sink, SourceState
@@ -812,8 +812,12 @@ def make_engine() -> sa.Engine:
 
     # timeouts: a database host that does not answer, or a lock someone holds, must not
     # hold SIGTERM for minutes
-    return sa.create_engine(
-        sqlalchemy_url(), pool_pre_ping=True, connect_args=ingest_connect_args(APPLICATION_NAME)
+    from ingest.sink import widen_send_buffer
+
+    return widen_send_buffer(
+        sa.create_engine(
+            sqlalchemy_url(), pool_pre_ping=True, connect_args=ingest_connect_args(APPLICATION_NAME)
+        )
     )
 
 
@@ -822,6 +826,7 @@ def follow_command(args: argparse.Namespace) -> int:
     engine = make_engine()
     follower = Follower(settings, engine)
     tune_gc()
+    tune_switching()
     signal.signal(signal.SIGTERM, follower.request_stop)
     signal.signal(signal.SIGINT, follower.request_stop)
     started = datetime.now().astimezone().isoformat(timespec="seconds")
