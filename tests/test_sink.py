@@ -1,7 +1,9 @@
 """The sink: events by COPY and the checkpoint move together or not at all."""
 
 import importlib
+import os
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -10,7 +12,7 @@ import sqlalchemy as sa
 from ingest import speedups
 from ingest.event import Event
 from ingest.refusals import REFUSED, classify
-from ingest.sink import EVENT_COLUMNS, EVENT_TYPES, Batch, CheckpointConflict, Sink, copy_events
+from ingest.sink import EVENT_COLUMNS, EVENT_TYPES, SEND_BUFFER, Batch, CheckpointConflict, Sink, copy_events
 
 TPE = timezone(timedelta(hours=8))
 T0 = datetime(2026, 11, 27, 6, 11, 11, tzinfo=TPE)
@@ -255,3 +257,39 @@ def test_the_copy_column_types_are_the_tables(clean_db):
             {"t": list(EVENT_TYPES)},
         ).scalars()
         assert list(oids) == list(types)
+
+
+def test_the_ingesters_connections_send_through_a_wide_buffer(database_url, monkeypatch) -> None:
+    """backfill's and follow's engines widen each connection's socket send buffer (a batch's
+    COPY fits, so the server reads on while the writer thread waits for the GIL), up to what
+    the kernel allows; another engine keeps the default."""
+    import socket
+
+    from ingest import commands, follow
+    from mailtrail.database import sqlalchemy_url
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+
+    def send_buffer(engine: sa.Engine) -> int:
+        with engine.connect() as conn:
+            fd = conn.connection.driver_connection.pgconn.socket
+            with socket.socket(fileno=os.dup(fd)) as sock:
+                return sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+
+    plain = sa.create_engine(sqlalchemy_url(database_url))
+    try:
+        default = send_buffer(plain)
+    finally:
+        plain.dispose()
+    try:
+        most = int(Path("/proc/sys/net/core/wmem_max").read_text()) * 2  # Linux doubles what it is given
+    except OSError:
+        most = None
+    for make in (commands.make_engine, follow.make_engine):
+        engine = make()
+        try:
+            got = send_buffer(engine)
+        finally:
+            engine.dispose()
+        want = 2 * SEND_BUFFER if most is None else min(2 * SEND_BUFFER, most)
+        assert got == want and (got > default or most is not None and most <= default), (got, default)
