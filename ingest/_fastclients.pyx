@@ -29,6 +29,8 @@ def fold_client_ids(batch):
     cdef object row, kind, key, client, session
     for i in range(n):
         row = events[i]
+        if not isinstance(row, tuple) or len(<tuple>row) < _END:  # read below without bounds checks
+            raise TypeError(f"a row is a tuple of at least {_END} values")
         if row[_KIND] == _CLIENT_ID:
             ids.append(row)
     if not ids:

@@ -19,6 +19,7 @@ from ingest.event import (AUTH_FAIL, CLIENT_ID, COPY, FLAG_DELETE, LOGIN, LOGOUT
 NEEDS_IP = frozenset((LOGOUT, MESSAGE_DELETE, MAILBOX_DELETE, MAILBOX_RENAME, MAILBOX_CREATE,
                       FLAG_DELETE, UNDELETE, COPY, SAVE))
 
+cdef Py_ssize_t _FIELDS = len(Event._fields)
 cdef Py_ssize_t _IP = Event._fields.index("ip")
 cdef Py_ssize_t _CLIENT = Event._fields.index("client_name")
 cdef object _CLIENT_ID = CLIENT_ID, _LOGIN = LOGIN, _LOGOUT = LOGOUT, _AUTH_FAIL = AUTH_FAIL
@@ -70,6 +71,8 @@ def extend_rows(correlator, list events, list offsets, object source_id, list ro
         if not isinstance(item, tuple):
             raise TypeError(f"an event is a tuple, not {type(item).__name__}")
         event = <tuple>item
+        if len(event) != _FIELDS:  # read below without bounds checks
+            raise TypeError(f"an event has {_FIELDS} fields, not {len(event)}")
         offset = offsets[i]
         kind = event[3]
         if kind == _CLIENT_ID:
