@@ -103,7 +103,7 @@ def decode_clean(list chunk not None):
     cdef const char* at
     cdef Py_ssize_t size
     for line in chunk:
-        if not isinstance(line, tuple):
+        if not isinstance(line, tuple) or len(<tuple>line) != 4:  # read below without bounds checks
             raise TypeError(f"a line is a RawLine, not {type(line).__name__}")
         if (<tuple>line)[3]:
             return None
