@@ -12,7 +12,6 @@ import pytest
 from ingest.sink import Batch
 from ingest.writer import BackgroundWriter
 
-
 FREED_IN: list[str] = []
 
 
