@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mailtrail.env import env_zone, to_zone
 
-BATCH_LINES = 25_000  # lines per transaction; with the writer queue, at most 3 batches in memory
+BATCH_LINES = 25_000  # lines per transaction; at most 4 batches in memory (ingest/writer.py)
 OUTAGE_PATIENCE = 120.0  # seconds backfill waits for a database that stopped answering, then stops
 
 

@@ -10,7 +10,8 @@ from ingest.sink import Batch, Sink, SourceState
 
 # Order is the invariant: batches of one source are committed one after another, in the
 # order they were read, each conditional on the checkpoint the previous one left. The queue
-# holds at most `depth` batches, which bounds memory to (depth + 2) batches.
+# holds at most `depth` batches, which bounds memory to (depth + 3) batches: one being
+# filled, the queued ones, one being written and one written, waiting to be freed (_free).
 
 
 class BackgroundWriter:
