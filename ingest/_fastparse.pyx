@@ -162,6 +162,16 @@ cdef inline long long _number(Line *L, Py_ssize_t i, Py_ssize_t j) noexcept:
     return v
 
 
+cdef inline Py_ssize_t _num_after(Line *L, Py_ssize_t q, const char *lit, int most, Py_ssize_t *start) noexcept:
+    """ASCII literal lit at q, then 1..most digits: their end, with their start in *start;
+    or -1."""
+    q = _lit(L, q, lit)
+    if q < 0:
+        return -1
+    start[0] = q
+    return _digits(L, q, most)
+
+
 cdef inline bint _upper(uchar c) noexcept:
     return 65 <= c <= 90
 
@@ -641,46 +651,17 @@ cdef class FastParser:
             return DEFER
         q += 1
         if _at(L, q) == 105:  # in=(\d{1,18}) out=(\d{1,18}) deleted=(\d{1,9}) expunged=(\d{1,9}) trashed=(\d{1,9})
-            q = _lit(L, q, "in=")
-            n0 = q
-            n1 = _digits(L, q, 18)
-            if n1 < 0:
-                return DEFER
-            q = _lit(L, n1, " out=")
-            if q < 0:
-                return DEFER
-            o0 = q
-            o1 = _digits(L, q, 18)
-            if o1 < 0:
-                return DEFER
-            q = _lit(L, o1, " deleted=")
-            if q < 0:
-                return DEFER
-            e0 = q
-            e1 = _digits(L, q, 9)
-            if e1 < 0:
-                return DEFER
-            q = _lit(L, e1, " expunged=")
-            if q < 0:
-                return DEFER
-            x0 = q
-            x1 = _digits(L, q, 9)
-            if x1 < 0:
-                return DEFER
-            q = _lit(L, x1, " trashed=")
-            if q < 0:
-                return DEFER
-            z0 = q
-            z1 = _digits(L, q, 9)
+            n1 = _num_after(L, q, "in=", 18, &n0)
+            o1 = _num_after(L, n1, " out=", 18, &o0) if n1 >= 0 else -1
+            e1 = _num_after(L, o1, " deleted=", 9, &e0) if o1 >= 0 else -1
+            x1 = _num_after(L, e1, " expunged=", 9, &x0) if e1 >= 0 else -1
+            z1 = _num_after(L, x1, " trashed=", 9, &z0) if x1 >= 0 else -1
             if z1 < 0:
                 return DEFER
             q = z1
             if q != L.n:  # ` hdr_count=\d+ hdr_bytes=\d+ body_count=\d+ body_bytes=\d+`
                 for word in (b" hdr_count=", b" hdr_bytes=", b" body_count=", b" body_bytes="):
-                    q = _lit(L, q, word)
-                    if q < 0:
-                        return DEFER
-                    q = _digits(L, q, 1 << 30)
+                    q = _num_after(L, q, word, 1 << 30, &t)
                     if q < 0:
                         return DEFER
                 if q != L.n:
@@ -699,40 +680,13 @@ cdef class FastParser:
             _put(ev, 21, reason)
             return ev
         # top=\d{1,18}/\d{1,18}, retr=\d{1,18}/\d{1,18}, del=(\d{1,9})/(\d{1,18}), size=(\d{1,18})
-        q = _lit(L, q, "top=")
-        if q < 0:
-            return DEFER
-        q = _digits(L, q, 18)
-        if q < 0 or _at(L, q) != 47:
-            return DEFER
-        q = _digits(L, q + 1, 18)
-        if q < 0:
-            return DEFER
-        q = _lit(L, q, ", retr=")
-        if q < 0:
-            return DEFER
-        q = _digits(L, q, 18)
-        if q < 0 or _at(L, q) != 47:
-            return DEFER
-        q = _digits(L, q + 1, 18)
-        if q < 0:
-            return DEFER
-        q = _lit(L, q, ", del=")
-        if q < 0:
-            return DEFER
-        e0 = q
-        e1 = _digits(L, q, 9)
-        if e1 < 0 or _at(L, e1) != 47:
-            return DEFER
-        x0 = e1 + 1
-        x1 = _digits(L, x0, 18)
-        if x1 < 0:
-            return DEFER
-        q = _lit(L, x1, ", size=")
-        if q < 0:
-            return DEFER
-        z0 = q
-        z1 = _digits(L, q, 18)
+        q = _num_after(L, q, "top=", 18, &t)
+        q = _num_after(L, q, "/", 18, &t) if q >= 0 else -1
+        q = _num_after(L, q, ", retr=", 18, &t) if q >= 0 else -1
+        q = _num_after(L, q, "/", 18, &t) if q >= 0 else -1
+        e1 = _num_after(L, q, ", del=", 9, &e0) if q >= 0 else -1
+        x1 = _num_after(L, e1, "/", 18, &x0) if e1 >= 0 else -1
+        z1 = _num_after(L, x1, ", size=", 18, &z0) if x1 >= 0 else -1
         if z1 < 0 or z1 != L.n:
             return DEFER
         ts = self._when(line, L, syslog, host_at)
