@@ -172,6 +172,43 @@ cdef inline Py_ssize_t _num_after(Line *L, Py_ssize_t q, const char *lit, int mo
     return _digits(L, q, most)
 
 
+cdef inline Py_ssize_t _rip_lip(Line *L, Py_ssize_t q, Py_ssize_t *r0, Py_ssize_t *r1) noexcept:
+    """`IP, lip=IP` at q (the rip `[0-9A-Fa-f.:]{2,45}`, as _IPCHARS): its end, with the rip's
+    bounds in *r0 and *r1; or -1."""
+    r0[0] = q
+    while _ipchar(_at(L, q)):
+        q += 1
+    r1[0] = q
+    if q - r0[0] < 2 or q - r0[0] > 45:
+        return -1
+    q = _lit(L, q, ", lip=")
+    if q < 0:
+        return -1
+    while _ipchar(_at(L, q)):
+        q += 1
+    return q
+
+
+cdef inline Py_ssize_t _tls(Line *L, Py_ssize_t q) noexcept:
+    """After an optional `, TLS` or `, secured` at q."""
+    cdef Py_ssize_t t = _lit(L, q, ", TLS")
+    if t < 0:
+        t = _lit(L, q, ", secured")
+    return q if t < 0 else t
+
+
+cdef inline Py_ssize_t _session(Line *L, Py_ssize_t q, Py_ssize_t *s0, Py_ssize_t *s1) noexcept:
+    """`, session=<S>` at q (S `[A-Za-z0-9+/]*`): its end, with S's bounds in *s0, *s1; or -1."""
+    q = _lit(L, q, ", session=<")
+    if q < 0:
+        return -1
+    s0[0] = q
+    while _b64(_at(L, q)):
+        q += 1
+    s1[0] = q
+    return q + 1 if _at(L, q) == 62 else -1
+
+
 cdef inline bint _upper(uchar c) noexcept:
     return 65 <= c <= 90
 
@@ -408,15 +445,8 @@ cdef class FastParser:
                 return None if _no_auth(L, s0) else DEFER
             a0 = q
             a1 = _digits(L, a0, 9)
-            if a1 < 0:
-                return DEFER
-            q = _lit(L, a1, " attempts in ")
-            if q < 0:
-                return DEFER
-            q = _digits(L, q, 9)
-            if q < 0:
-                return DEFER
-            q = _lit(L, q, " secs): user=<")
+            q = _num_after(L, a1, " attempts in ", 9, &t0) if a1 >= 0 else -1
+            q = _lit(L, q, " secs): user=<") if q >= 0 else -1
             if q < 0:
                 return DEFER
             failed = True
@@ -443,62 +473,35 @@ cdef class FastParser:
         while _alnum(_at(L, q)) or _at(L, q) == 95 or _at(L, q) == 45:
             q += 1
         q = _lit(L, q, ", rip=")
+        q = _rip_lip(L, q, &r0, &r1) if q >= 0 else -1
         if q < 0:
             return DEFER
-        r0 = q
-        while _ipchar(_at(L, q)):
-            q += 1
-        r1 = q
-        if r1 - r0 < 2 or r1 - r0 > 45:
-            return DEFER
-        q = _lit(L, q, ", lip=")
-        if q < 0:
-            return DEFER
-        while _ipchar(_at(L, q)):
-            q += 1
         m0 = m1 = -1
         if not failed:
-            q = _lit(L, q, ", mpid=")
-            if q < 0:
-                return DEFER
-            m0 = q
-            m1 = _digits(L, q, 9)
+            m1 = _num_after(L, q, ", mpid=", 9, &m0)
             if m1 < 0:
                 return DEFER
-            q = m1
-            t0 = _lit(L, q, ", TLS")
-            if t0 < 0:
-                t0 = _lit(L, q, ", secured")
-            if t0 >= 0:
-                q = t0
+            q = _tls(L, m1)
         else:
-            t0 = _lit(L, q, ", TLS")
-            if t0 < 0:
-                t0 = _lit(L, q, ", secured")
-            if t0 >= 0:
+            t0 = _tls(L, q)
+            if t0 != q:
                 q = t0
                 if _at(L, q) == 58 and _at(L, q + 1) == 32:  # `, TLS: Disconnected`
                     q += 2
                     while _upper(_at(L, q)) or _lower(_at(L, q)) or _at(L, q) == 32:
                         q += 1
         s0 = s1 = -1
-        t0 = _lit(L, q, ", session=<")
+        t0 = _session(L, q, &s0, &s1)
         if t0 >= 0:
-            s0 = q = t0
-            while _b64(_at(L, q)):
-                q += 1
-            s1 = q
-            if _at(L, q) != 62:
-                return DEFER
-            q += 1
-        if q != L.n:
+            q = t0
+        if q != L.n:  # (a session element that is not `<S>` included)
             return DEFER
         rip = PyUnicode_Substring(line, r0, r1)
         user = PyUnicode_Substring(line, u0, u1)
         if not self._good_ip(rip):
             return DEFER
-        if not failed and _find_lit(L, u0, "(auth failed, ") >= 0:
-            return DEFER  # (cannot be: the user holds no `(`; kept as parse_lines has it)
+        # (parse_lines leaves a login whose user holds `(auth failed, ` to parse_line: here a
+        # user with any `(` was deferred above, and the elements after it are narrower)
         ts = self._when(line, L, syslog, host_at)
         if ts is None:
             return DEFER
@@ -515,35 +518,13 @@ cdef class FastParser:
                           Py_ssize_t host_at, Py_ssize_t host_end):
         """`ID sent: TEXT: user=<>, rip=IP, lip=IP[, TLS|, secured], session=<S>` (TEXT up
         to the first `: user=<>, rip=`)."""
-        cdef Py_ssize_t q, e, r0, r1, s0, s1, t
+        cdef Py_ssize_t q, e, r0, r1, s0, s1
         e = _find_lit(L, p, ": user=<>, rip=")
         if e < 0:
             return DEFER
-        q = e + 15
-        r0 = q
-        while _ipchar(_at(L, q)):
-            q += 1
-        r1 = q
-        if r1 - r0 < 2 or r1 - r0 > 45:
-            return DEFER
-        q = _lit(L, q, ", lip=")
-        if q < 0:
-            return DEFER
-        while _ipchar(_at(L, q)):
-            q += 1
-        t = _lit(L, q, ", TLS")
-        if t < 0:
-            t = _lit(L, q, ", secured")
-        if t >= 0:
-            q = t
-        q = _lit(L, q, ", session=<")
-        if q < 0:
-            return DEFER
-        s0 = q
-        while _b64(_at(L, q)):
-            q += 1
-        s1 = q
-        if _at(L, q) != 62 or q + 1 != L.n:
+        q = _rip_lip(L, e + 15, &r0, &r1)
+        q = _session(L, _tls(L, q), &s0, &s1) if q >= 0 else -1
+        if q != L.n:
             return DEFER
         rip = PyUnicode_Substring(line, r0, r1)
         if not self._good_ip(rip):
@@ -580,9 +561,7 @@ cdef class FastParser:
             return DEFER
         d0 = q
         d1 = _digits(L, q, 9)
-        if d1 < 0:
-            return DEFER
-        q = _lit(L, d1, "><")
+        q = _lit(L, d1, "><") if d1 >= 0 else -1
         if q < 0:
             return DEFER
         s0 = q
@@ -751,11 +730,7 @@ cdef class FastParser:
         b1 = _find(L, q, 44)  # [^,]{0,64}
         if b1 < 0 or b1 - b0 > 64:
             return DEFER
-        q = _lit(L, b1, ", uid=")
-        if q < 0:
-            return DEFER
-        i0 = q
-        i1 = _digits(L, q, 18)
+        i1 = _num_after(L, b1, ", uid=", 18, &i0)
         if i1 < 0:
             return DEFER
         q = _lit(L, i1, ", msgid=")
