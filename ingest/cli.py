@@ -17,8 +17,7 @@ class _Version(argparse.Action):
         from importlib.metadata import PackageNotFoundError, version
 
         try:
-            import ingest.parse  # noqa: F401 — loads the fast paths the parser uses
-            from ingest import speedups
+            from ingest import speedups  # loads every fast path as it is imported
         except ConfigError as exc:
             parser.exit(2, f"ingest: configuration error: {exc}\n")
         try:

@@ -37,8 +37,6 @@ def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 def test_every_fast_path_is_built_and_in_use() -> None:
     """`make setup` compiled every ingest/_*.pyx, and this run uses each one."""
-    import ingest.parse  # noqa: F401 — loads the parser's
-
     assert SOURCES, "no ingest/_*.pyx: the fast paths are gone?"
     if speedups.PURE_PYTHON:
         pytest.fail("MAILTRAIL_PURE_PYTHON is set: unset it to test the compiled fast paths")
